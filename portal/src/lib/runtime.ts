@@ -1,6 +1,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from './config/env';
 import type { Logger } from './log/logger';
+import type { ChallengeCatalog } from './challenges/catalog';
+import type { InterviewService } from './interviews/service';
 
 /**
  * The process-wide services, built once by `server.ts` (see `lib/bootstrap.ts`).
@@ -14,13 +16,9 @@ export interface Runtime {
   log: Logger;
   db: DynamoDBDocumentClient;
   adminToken: string;
-  /** Domain services; typed loosely here to keep this file free of import cycles. */
-  services: Record<string, unknown> & RuntimeServices;
+  challenges: ChallengeCatalog;
+  interviews: InterviewService;
 }
-
-// Filled in as services land; each module augments this interface with its own field.
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface RuntimeServices {}
 
 const KEY = Symbol.for('interview-platform.runtime');
 type Holder = { [KEY]?: Runtime };

@@ -1,0 +1,84 @@
+'use client';
+import { useCallback, useEffect, useState } from 'react';
+import { api, type Interview } from './api';
+import { Countdown } from './Countdown';
+import { OperationLog } from './OperationLog';
+
+/** One interview: status, countdown, controls, and its operations' live logs. */
+export function InterviewDetail({ id }: { id: string }) {
+  const [iv, setIv] = useState<Interview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      setIv(await api<Interview>(`/api/interviews/${encodeURIComponent(id)}`));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, [id]);
+
+  useEffect(() => {
+    void load();
+    const source = new EventSource('/api/events');
+    source.addEventListener('interview.updated', (ev) => {
+      try {
+        const event = JSON.parse((ev as MessageEvent).data);
+        if (event.data?.id === id) setIv((prev) => ({ ...(prev as Interview), ...event.data }));
+      } catch {
+        // ignore malformed frames
+      }
+    });
+    return () => source.close();
+  }, [id, load]);
+
+  async function act(path: string, json: unknown, confirmText?: string) {
+    if (confirmText && !confirm(confirmText)) return;
+    setBusy(true);
+    setError(null);
+    try {
+      setIv(await api<Interview>(`/api/interviews/${encodeURIComponent(id)}/${path}`, { json }));
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!iv) return <section className="card">{error ? <p role="alert" className="error">{error}</p> : <p className="muted">Loading…</p>}</section>;
+  const ended = ['ended', 'failed', 'cancelled'].includes(iv.status) || Boolean(iv.destroyOperationId);
+  return (
+    <>
+      <section className="card">
+        <h1>{iv.candidateName}</h1>
+        <p>
+          <span className="status">{iv.status}</span> · {iv.challengeId} · starts {new Date(iv.scheduledAt).toLocaleString()} · time left{' '}
+          <Countdown until={iv.deadlineAt} label="time left" /> · AI budget {iv.ai.tokenBudget.toLocaleString()} tokens
+        </p>
+        {iv.candidateUrl && (
+          <p>
+            Candidate link: <code>{iv.candidateUrl}</code>
+          </p>
+        )}
+        <div style={{ display: 'flex', gap: '0.5rem', flexWrap: 'wrap' }}>
+          <button className="secondary" disabled={busy || ended} onClick={() => act('extend', { minutes: 15 })}>
+            +15 minutes
+          </button>
+          <button className="secondary" disabled={busy || ended} onClick={() => act('extend', { tokens: 10000 })}>
+            +10,000 tokens
+          </button>
+          <button disabled={busy || ended} onClick={() => act('destroy', {}, 'End this interview now? The workspace is archived and the IDE destroyed.')}>
+            End interview
+          </button>
+        </div>
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+      </section>
+      <OperationLog operationId={iv.operationId} title="Provisioning" />
+      {iv.destroyOperationId && <OperationLog operationId={iv.destroyOperationId} title="Teardown" />}
+    </>
+  );
+}

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import type { ChallengeCatalog } from '../challenges/catalog';
+import type { EventPublisher } from '../events/publisher';
+import { badRequest, conflict, notFound } from '../http/errors';
+import { InvalidCursorError, type InterviewStore, type Page } from '../store/interviews';
+import type { InterviewRecord, InterviewStatus, OperationRecord } from '../store/types';
+import {
+  checkStartTime,
+  type CreateInterviewInput,
+  type ExtendInterviewInput,
+} from './schemas';
+import { toInterviewView, type InterviewView } from './view';
+
+/** The subset of the operations engine this service needs. */
+export interface OperationQueue {
+  enqueueCreate(input: {
+    interviewId: string;
+    dueAt: number;
+    deadlineAt: number;
+  }): Promise<OperationRecord>;
+  /** Creates the interview's one destroy operation, or returns the existing one. */
+  enqueueDestroy(interviewId: string, reason: string): Promise<OperationRecord>;
+  /** Moves the automatic destroy of an interview; false once its destroy already exists. */
+  moveDeadline(createOperationId: string, deadlineAt: number): Promise<boolean>;
+}
+
+/** Optional hooks into the AI gateway (budget extension), wired when the gateway exists. */
+export interface BudgetControl {
+  extendTokens(interviewId: string, tokens: number): Promise<void>;
+  extendDeadline(interviewId: string, deadlineAt: number): Promise<void>;
+}
+
+export interface InterviewServiceDeps {
+  store: InterviewStore;
+  challenges: ChallengeCatalog;
+  operations: OperationQueue;
+  publisher: EventPublisher;
+  provisionLeadMs: number;
+  budget?: BudgetControl;
+  clock?: () => number;
+  /** Builds the candidate-facing URL for an interview, when instances are wired. */
+  candidateUrl?: (interview: InterviewRecord) => string | undefined;
+}
+
+/** Interviewer-facing interview lifecycle: create, list, get, destroy, extend. */
+export class InterviewService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: InterviewServiceDeps) {
+    this.now = deps.clock ?? Date.now;
+  }
+
+  async create(input: CreateInterviewInput, createdBy: string): Promise<InterviewView> {
+    const now = this.now();
+    const challenge = await this.deps.challenges.get(input.challengeId);
+    if (!challenge) throw badRequest('Unknown challenge', { 'body.challengeId': 'no such challenge' });
+    const scheduledAt = input.scheduledAt ? Date.parse(input.scheduledAt) : now;
+    const startProblem = checkStartTime(scheduledAt, now);
+    if (startProblem) throw badRequest('Invalid start time', { 'body.scheduledAt': startProblem });
+
+    const id = `iv_${randomBytes(16).toString('base64url')}`;
+    const deadlineAt = scheduledAt + input.durationMinutes * 60_000;
+    // The create is due early by the lead time so the IDE is ready at scheduledAt.
+    const dueAt = Math.max(now, scheduledAt - this.deps.provisionLeadMs);
+
+    // No transactions (dynalite), so order the two writes: the operation first. If the
+    // interview write then fails, the create finds no interview and cancels itself; the reverse
+    // order could leave an interview that nothing ever provisions or destroys.
+    const op = await this.deps.operations.enqueueCreate({ interviewId: id, dueAt, deadlineAt });
+    const record: InterviewRecord = {
+      id,
+      candidateName: input.candidateName,
+      ...(input.candidateEmail && { candidateEmail: input.candidateEmail }),
+      challengeId: challenge.id,
+      scheduledAt,
+      durationMinutes: input.durationMinutes,
+      deadlineAt,
+      status: 'scheduled',
+      ai: { tokenBudget: input.ai?.tokenBudget ?? 0, ...(input.ai?.model && { model: input.ai.model }) },
+      createdBy,
+      createdAt: now,
+      updatedAt: now,
+      createOperationId: op.id,
+      version: 1,
+    };
+    await this.deps.store.put(record);
+    await this.publish(record);
+    return this.view(record);
+  }
+
+  async get(id: string): Promise<InterviewView> {
+    return this.view(await this.require(id));
+  }
+
+  async list(createdBy: string, limit: number, cursor?: string): Promise<Page<InterviewView>> {
+    try {
+      const page = await this.deps.store.listByCreator(createdBy, limit, cursor);
+      return { items: page.items.map((r) => this.view(r)), cursor: page.cursor };
+    } catch (e) {
+      if (e instanceof InvalidCursorError) throw badRequest('Invalid cursor', { 'query.cursor': 'not a cursor from this API' });
+      throw e;
+    }
+  }
+
+  /** Ends an interview now. Idempotent: the interview has exactly one destroy operation. */
+  async destroy(id: string): Promise<InterviewView> {
+    const interview = await this.require(id);
+    const op = await this.deps.operations.enqueueDestroy(id, 'requested by interviewer');
+    await this.deps.store.setDestroyOperation(id, op.id, this.now());
+    return this.view({ ...interview, destroyOperationId: op.id });
+  }
+
+  async extend(id: string, input: ExtendInterviewInput): Promise<InterviewView> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.require(id);
+      if (!isLive(current.status) || current.destroyOperationId) {
+        throw conflict(`Interview has ${current.destroyOperationId ? 'been ended' : current.status}; it cannot be extended`);
+      }
+      const deadlineAt = input.minutes ? current.deadlineAt + input.minutes * 60_000 : undefined;
+      const tokenBudget = input.tokens ? current.ai.tokenBudget + input.tokens : undefined;
+      if (deadlineAt !== undefined) {
+        const moved = await this.deps.operations.moveDeadline(current.createOperationId, deadlineAt);
+        if (!moved) throw conflict('The deadline has passed; the interview is ending');
+      }
+      const updated = await this.deps.store.extend(current, { deadlineAt, tokenBudget }, this.now());
+      if (!updated) continue; // changed underneath: re-read and retry
+      if (input.tokens) await this.deps.budget?.extendTokens(id, input.tokens);
+      if (deadlineAt !== undefined) await this.deps.budget?.extendDeadline(id, deadlineAt);
+      await this.publish(updated);
+      return this.view(updated);
+    }
+    throw conflict('Interview is being changed concurrently; try again');
+  }
+
+  private async require(id: string): Promise<InterviewRecord> {
+    const r = await this.deps.store.get(id);
+    if (!r) throw notFound('Interview');
+    return r;
+  }
+
+  private view(r: InterviewRecord): InterviewView {
+    return toInterviewView(r, this.deps.candidateUrl?.(r));
+  }
+
+  private async publish(r: InterviewRecord): Promise<void> {
+    await this.deps.publisher
+      .global({ type: 'interview.updated', interviewId: r.id, data: { ...this.view(r) } })
+      .catch(() => {});
+  }
+}
+
+const isLive = (s: InterviewStatus) => s === 'scheduled' || s === 'provisioning' || s === 'ready';
