@@ -1,8 +1,13 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from './config/env';
 import type { Logger } from './log/logger';
+import type { EventHub } from './events/hub';
+import type { EventSources } from './events/sse';
 import type { ChallengeCatalog } from './challenges/catalog';
 import type { InterviewService } from './interviews/service';
+import type { OperationsEngine } from './operations/engine';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /**
  * The process-wide services, built once by `server.ts` (see `lib/bootstrap.ts`).
@@ -16,8 +21,27 @@ export interface Runtime {
   log: Logger;
   db: DynamoDBDocumentClient;
   adminToken: string;
+  /** The process's one event hub (SSE fan-out); producers publish to it, SSE routes subscribe. */
+  hub: EventHub;
+  /** The stores SSE routes read history from (operation log, change feed, operations). */
+  eventSources: EventSources;
   challenges: ChallengeCatalog;
   interviews: InterviewService;
+  engine: OperationsEngine;
+  /** Present when this process runs the scheduler. */
+  scheduler?: { lastTick(): { at: number } | null };
+  /** The /i/<interviewId>/ reverse proxy, when the driver serves IDEs through the portal. */
+  instanceProxy?: InstanceProxy;
+  /** Degradations worth showing in /api/health (e.g. no sandbox available). */
+  warnings: string[];
+  /** Stops background work and closes connections (graceful shutdown). */
+  close(): Promise<void>;
+}
+
+export interface InstanceProxy {
+  handles(req: IncomingMessage): boolean;
+  web(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 const KEY = Symbol.for('interview-platform.runtime');

@@ -57,6 +57,74 @@ export const envSchema = z.object({
   /** Attempts before an operation is marked failed. */
   OPERATION_MAX_ATTEMPTS: int(1, 20).default(5),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** Where the pinned code-server runtime is installed. Unset: `<repo>/.cache/runtime`. */
+  RUNTIME_DIR: optionalString,
+  /** Shared read-only extensions dir of local instances. Unset: `<RUNTIME_DIR>/extensions`. */
+  EXTENSIONS_DIR: optionalString,
+  /** Local instances' sandbox: `auto` (bubblewrap when installed), `bwrap` (required), `none`. */
+  SANDBOX: z.enum(['auto', 'bwrap', 'none']).default('auto'),
+  /** Default network of a local instance: `none` (no network; IDE over a unix socket) or `host`. */
+  INSTANCE_NETWORK: z.enum(['none', 'host']).default('none'),
+  /** How long a local instance may take to answer /healthz after spawn, in ms. */
+  INSTANCE_READY_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  /** Pre-started empty local instances a create can claim (0 = off). */
+  WARM_POOL_SIZE: int(0, 50).default(0),
+  /** Largest workspace archive (tar.gz bytes) kept at destroy; bigger fails loudly. */
+  ARCHIVE_MAX_BYTES: int(1024, 10 * 1024 ** 3).default(200 * 1024 ** 2),
+  /** Where archives go: `fs` (DATA_DIR/storage) or `s3` (not built yet). */
+  STORAGE: z.enum(['fs', 's3']).default('fs'),
+  /** How often the reconciler compares running instances with live interviews, in ms. */
+  RECONCILE_INTERVAL_MS: int(1000, 3_600_000).default(30_000),
+
+  // --- AI gateway (lib/gateway; see src/lib/gateway/README.md) ---
+  /** OpenAI-compatible endpoint the gateway calls. Unset: the SDK default (https://api.openai.com/v1). The org key saved through /api/settings/ai takes precedence over OPENAI_API_KEY, not over this URL unless it sets one. */
+  OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
+  /** Provider key. Never enters an instance, a response or a log. Unset and no org key saved: the gateway answers "AI is not configured". */
+  OPENAI_API_KEY: optionalString,
+  /** Model used when a request names none and the interview has none. */
+  AI_DEFAULT_MODEL: z.string().min(1).max(200).default('gpt-4o-mini'),
+  /** Comma-separated models a candidate may ask for when the interview does not pin one. Empty: only AI_DEFAULT_MODEL. */
+  AI_ALLOWED_MODELS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((m) => m.trim()).filter(Boolean)),
+  /** Models whose hidden reasoning tokens make streamed text a poor estimate (regex); an interrupted call of one is charged its full completion reservation. */
+  AI_REASONING_MODELS: z
+    .string()
+    .default('^(o\\d|gpt-5)')
+    .refine((v) => { try { new RegExp(v); return true; } catch { return false; } }, 'not a valid regular expression'),
+  /** `max_completion_tokens` used when a request sets none, and the most a request may ask for. */
+  AI_MAX_COMPLETION_TOKENS: int(1, 1_000_000).default(4096),
+  /** Below this many affordable completion tokens a request is refused instead of clamped. */
+  AI_MIN_COMPLETION_TOKENS: int(1, 100_000).default(16),
+  /** Tokens a portal process takes from an interview's budget at once (a budget slice); shrinks near the end of the budget. */
+  AI_SLICE_TOKENS: int(1, 10_000_000).default(16_384),
+  /** A slice's lease: a process that dies holds its slice at most this long before the sweeper returns it. */
+  AI_SLICE_LEASE_MS: int(1000, 600_000).default(30_000),
+  /** A slice unused this long goes back to the interview's budget. */
+  AI_SLICE_IDLE_MS: int(100, 600_000).default(5000),
+  /** How often a process persists its slices' usage and renews their leases. */
+  AI_SLICE_FLUSH_MS: int(50, 60_000).default(1000),
+  /** How often the sweeper looks for slices of dead processes. */
+  AI_SWEEP_INTERVAL_MS: int(100, 600_000).default(10_000),
+  /** How long a verified gateway token's interview state (revocation, deadline, budget) is trusted before it is re-read in the background. */
+  AI_ACCESS_CACHE_MS: int(50, 60_000).default(1000),
+  /** Largest chat request body, in bytes (413 beyond). */
+  AI_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** Largest single message content, in bytes (400 beyond). */
+  AI_MAX_MESSAGE_BYTES: int(64, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Concurrent AI requests one interview may run in one portal process. */
+  AI_MAX_CONCURRENT_PER_INTERVIEW: int(1, 1000).default(4),
+  /** AI requests one interview may start per minute in one portal process. */
+  AI_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(60),
+  /** Upstream time limit until the response starts, in ms. */
+  AI_UPSTREAM_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  /** Upstream time limit between two stream chunks, in ms. */
+  AI_UPSTREAM_IDLE_MS: int(100, 600_000).default(60_000),
+  /** Worker threads for exact token counts (big prompts never count on the event loop). */
+  AI_COUNT_WORKERS: int(1, 8).default(1),
+  /** AES-256-GCM key (32 bytes, base64 or hex) that encrypts the org's LLM key at rest. Unset locally: generated once into DATA_DIR/ai-settings.key. */
+  AI_SETTINGS_KEY: optionalString,
 });
 
 export type Env = z.output<typeof envSchema>;
@@ -71,6 +139,16 @@ export interface TableNames {
   operations: string;
   operationLogs: string;
   events: string;
+  /** AI gateway: per-interview ledger items and budget slices. */
+  aiLedger: string;
+  /** AI gateway: per-interview gateway tokens (hashed). */
+  aiTokens: string;
+  /** AI gateway: conversation messages (the transcript). */
+  aiMessages: string;
+  /** Organisation settings (e.g. the encrypted LLM key). */
+  settings: string;
+  /** Candidate links: one per interview, the token stored hashed. */
+  candidateLinks: string;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +167,11 @@ export function tableNames(prefix: string, appEnv: string): TableNames {
     operations: name('operations'),
     operationLogs: name('operation-logs'),
     events: name('events'),
+    candidateLinks: name('candidate-links'),
+    aiLedger: name('ai-ledger'),
+    aiTokens: name('ai-tokens'),
+    aiMessages: name('ai-messages'),
+    settings: name('settings'),
   };
 }
 

@@ -3,7 +3,8 @@ import type { ChallengeCatalog } from '../challenges/catalog';
 import type { EventPublisher } from '../events/publisher';
 import { badRequest, conflict, notFound } from '../http/errors';
 import { InvalidCursorError, type InterviewStore, type Page } from '../store/interviews';
-import type { InterviewRecord, InterviewStatus, OperationRecord } from '../store/types';
+import type { InterviewRecord, InterviewStatus } from '../store/types';
+import type { OperationsEngine } from '../operations/engine';
 import {
   checkStartTime,
   type CreateInterviewInput,
@@ -11,18 +12,8 @@ import {
 } from './schemas';
 import { toInterviewView, type InterviewView } from './view';
 
-/** The subset of the operations engine this service needs. */
-export interface OperationQueue {
-  enqueueCreate(input: {
-    interviewId: string;
-    dueAt: number;
-    deadlineAt: number;
-  }): Promise<OperationRecord>;
-  /** Creates the interview's one destroy operation, or returns the existing one. */
-  enqueueDestroy(interviewId: string, reason: string): Promise<OperationRecord>;
-  /** Moves the automatic destroy of an interview; false once its destroy already exists. */
-  moveDeadline(createOperationId: string, deadlineAt: number): Promise<boolean>;
-}
+/** The subset of the operations engine this service needs (see OperationsEngine). */
+export type OperationQueue = Pick<OperationsEngine, 'enqueue' | 'setDeadline'>;
 
 /** Optional hooks into the AI gateway (budget extension), wired when the gateway exists. */
 export interface BudgetControl {
@@ -35,7 +26,6 @@ export interface InterviewServiceDeps {
   challenges: ChallengeCatalog;
   operations: OperationQueue;
   publisher: EventPublisher;
-  provisionLeadMs: number;
   budget?: BudgetControl;
   clock?: () => number;
   /** Builds the candidate-facing URL for an interview, when instances are wired. */
@@ -60,13 +50,17 @@ export class InterviewService {
 
     const id = `iv_${randomBytes(16).toString('base64url')}`;
     const deadlineAt = scheduledAt + input.durationMinutes * 60_000;
-    // The create is due early by the lead time so the IDE is ready at scheduledAt.
-    const dueAt = Math.max(now, scheduledAt - this.deps.provisionLeadMs);
 
     // No transactions (dynalite), so order the two writes: the operation first. If the
     // interview write then fails, the create finds no interview and cancels itself; the reverse
     // order could leave an interview that nothing ever provisions or destroys.
-    const op = await this.deps.operations.enqueueCreate({ interviewId: id, dueAt, deadlineAt });
+    // The engine makes the create due early by the provisioning lead (IDE ready at scheduledAt).
+    const { operation: op } = await this.deps.operations.enqueue({
+      interviewId: id,
+      type: 'create',
+      scheduledAt,
+      autoDestroyAt: deadlineAt,
+    });
     const record: InterviewRecord = {
       id,
       candidateName: input.candidateName,
@@ -105,7 +99,11 @@ export class InterviewService {
   /** Ends an interview now. Idempotent: the interview has exactly one destroy operation. */
   async destroy(id: string): Promise<InterviewView> {
     const interview = await this.require(id);
-    const op = await this.deps.operations.enqueueDestroy(id, 'requested by interviewer');
+    const { operation: op } = await this.deps.operations.enqueue({
+      interviewId: id,
+      type: 'destroy',
+      scheduledAt: this.now(),
+    });
     await this.deps.store.setDestroyOperation(id, op.id, this.now());
     return this.view({ ...interview, destroyOperationId: op.id });
   }
@@ -119,8 +117,8 @@ export class InterviewService {
       const deadlineAt = input.minutes ? current.deadlineAt + input.minutes * 60_000 : undefined;
       const tokenBudget = input.tokens ? current.ai.tokenBudget + input.tokens : undefined;
       if (deadlineAt !== undefined) {
-        const moved = await this.deps.operations.moveDeadline(current.createOperationId, deadlineAt);
-        if (!moved) throw conflict('The deadline has passed; the interview is ending');
+        const moved = await this.deps.operations.setDeadline(current.createOperationId, deadlineAt);
+        if (moved === 'too-late') throw conflict('The deadline has passed; the interview is ending');
       }
       const updated = await this.deps.store.extend(current, { deadlineAt, tokenBudget }, this.now());
       if (!updated) continue; // changed underneath: re-read and retry

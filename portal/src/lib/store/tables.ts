@@ -27,6 +27,8 @@ export const INDEX = {
   opsByStatusScheduledAt: 'status-scheduledAt',
   opsByStatusAutoDestroyAt: 'status-autoDestroyAt',
   opsByInterviewType: 'interviewId-type',
+  /** Open budget slices by lease expiry (sparse: only slice items carry `sliceOpen`); the sweeper's query. */
+  aiOpenSlices: 'sliceOpen-leaseUntil',
 } as const;
 
 /** Key schema of every table. Add a table here and in TableNames. */
@@ -53,6 +55,16 @@ export function tableDefs(names: TableNames): Record<string, TableDef> {
     },
     [names.operationLogs]: { hash: ['operationId', 'S'], range: ['seq', 'N'] },
     [names.events]: { hash: ['bucket', 'S'], range: ['id', 'S'] },
+    // AI gateway (key shapes in store/ledger.ts, gateway-tokens.ts, messages.ts, settings.ts).
+    [names.aiLedger]: {
+      hash: ['interviewId', 'S'],
+      range: ['sk', 'S'],
+      gsis: [{ name: INDEX.aiOpenSlices, hash: ['sliceOpen', 'S'], range: ['leaseUntil', 'N'] }],
+    },
+    [names.aiTokens]: { hash: ['interviewId', 'S'], range: ['tokenHash', 'S'] },
+    [names.aiMessages]: { hash: ['interviewId', 'S'], range: ['sk', 'S'] },
+    [names.settings]: { hash: ['key', 'S'] },
+    [names.candidateLinks]: { hash: ['interviewId', 'S'] },
   };
 }
 

@@ -8,6 +8,8 @@ export const dynamic = 'force-dynamic';
 /** Cancels an operation: a queued one at once; a running one is aborted within a heartbeat. */
 export const POST = route(
   { auth: 'admin', params: z.object({ id: operationIdSchema }) },
-  async ({ params, runtime }) =>
-    Response.json(toOperationView(await runtime.engine.cancel(params.id)), { status: 202 }),
+  async ({ params, runtime }) => {
+    const { operation, outcome } = await runtime.engine.cancel(params.id);
+    return Response.json({ ...toOperationView(operation), outcome }, { status: 202 });
+  },
 );

@@ -1,0 +1,106 @@
+import path from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Config } from './config/env';
+import { challengesDir } from './config/paths';
+import { createLogger } from './log/logger';
+import { setRuntime, type Runtime } from './runtime';
+import { resolveAdminToken } from './auth/admin-token';
+import { ChallengeCatalog } from './challenges/catalog';
+import { EventHub } from './events/hub';
+import { InterviewLifecycle } from './interviews/lifecycle';
+import { InterviewService } from './interviews/service';
+import { OperationsEngine } from './operations/engine';
+import { createDocumentClient } from './store/client';
+import { startDynalite, type EmbeddedDynalite } from './store/embedded-dynalite';
+import { EventFeed } from './store/events';
+import { InterviewStore } from './store/interviews';
+import { OperationLogStore } from './store/operation-logs';
+import { OperationStore } from './store/operations';
+import { ensureTables } from './store/tables';
+import { createDriver } from './drivers/select';
+
+/**
+ * Builds the process-wide runtime from a validated config: database (embedded dynalite unless
+ * DYNAMODB_ENDPOINT is set), tables, event hub, operations engine, interview service, driver and
+ * scheduler. Publishes it for route handlers (see runtime.ts). `close()` undoes it in reverse.
+ */
+export async function bootstrap(config: Config): Promise<Runtime> {
+  const log = createLogger(config.LOG_LEVEL);
+  const closers: (() => Promise<void> | void)[] = [];
+
+  let endpoint = config.DYNAMODB_ENDPOINT;
+  let dynalite: EmbeddedDynalite | undefined;
+  if (!endpoint) {
+    const dir = path.join(config.DATA_DIR, 'dynamodb');
+    dynalite = await startDynalite({ dir });
+    endpoint = dynalite.endpoint;
+    log.info({ dir }, 'embedded dynalite started');
+    closers.push(() => dynalite!.stop());
+  }
+  const db = createDocumentClient({ endpoint, region: config.AWS_REGION });
+  closers.push(() => db.destroy());
+  await ensureTables(db as unknown as DynamoDBClient, config.tables);
+
+  const admin = resolveAdminToken(config.ADMIN_TOKEN, config.DATA_DIR);
+  if (admin.file) log.info({ file: admin.file }, 'admin token is in this file');
+
+  const logStore = new OperationLogStore(db, config.tables.operationLogs);
+  const opStore = new OperationStore(db, config.tables.operations);
+  const feed = new EventFeed({ db, table: config.tables.events });
+  const hub = new EventHub({ logs: logStore, feed, log });
+  closers.push(() => hub.close());
+
+  const engine = new OperationsEngine({
+    db,
+    tables: config.tables,
+    publisher: hub,
+    config,
+    logger: log,
+  });
+  const challenges = new ChallengeCatalog(challengesDir);
+  const interviewStore = new InterviewStore(db, config.tables.interviews);
+  const interviews = new InterviewService({
+    store: interviewStore,
+    challenges,
+    operations: engine,
+    publisher: hub,
+  });
+  const lifecycle = new InterviewLifecycle({ store: interviewStore, publisher: hub });
+  const warnings: string[] = [];
+
+  let scheduler: Runtime['scheduler'];
+  if (config.SCHEDULER_ENABLED) {
+    const driver = await createDriver(config, { challenges, log });
+    warnings.push(...(driver.warnings?.() ?? []));
+    const { startScheduler } = await import('./scheduler/start');
+    const s = await startScheduler({ config, db, driver, hooks: lifecycle, publisher: hub, engine, log });
+    scheduler = s;
+    closers.push(() => s.close());
+  }
+
+  const runtime: Runtime = {
+    config,
+    log,
+    db,
+    adminToken: admin.token,
+    hub,
+    eventSources: { logs: logStore, feed, operations: opStore },
+    challenges,
+    interviews,
+    engine,
+    scheduler,
+    warnings,
+    async close() {
+      setRuntime(undefined);
+      for (const close of closers.reverse()) {
+        try {
+          await close();
+        } catch (e) {
+          log.warn({ err: e }, 'error during shutdown');
+        }
+      }
+    },
+  };
+  setRuntime(runtime);
+  return runtime;
+}

@@ -1,0 +1,63 @@
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { instancesRoot, layoutOf, INSTANCE_ID } from './layout';
+import { isAlive, probeHealth } from './process';
+
+/**
+ * What the driver records about a spawned instance, in DATA_DIR/instances/<id>/state.json.
+ * A restarted portal adopts instances from these files; status always comes from the real
+ * process (pid alive, socket answering /healthz), never from this file alone. No secrets here.
+ */
+export interface InstanceState {
+  v: 1;
+  interviewId: string;
+  challengeId: string;
+  deadlineAt: number;
+  /** Leader of the instance's process group (bwrap, or code-server's node). pgid = pid. */
+  pid: number;
+  /** Host path of code-server's unix socket. */
+  socket: string;
+  sandbox: 'bwrap' | 'none';
+  network: 'none' | 'host';
+  startedAt: number;
+  codeServerVersion: string;
+}
+
+export type Liveness = 'ready' | 'starting' | 'dead';
+
+/** Reads and probes the state files of local instances. */
+export class InstanceRegistry {
+  constructor(private readonly dataDir: string) {}
+
+  async read(interviewId: string): Promise<InstanceState | null> {
+    try {
+      const s = JSON.parse(await readFile(layoutOf(this.dataDir, interviewId).stateFile, 'utf8'));
+      return s && s.v === 1 && s.interviewId === interviewId ? (s as InstanceState) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async write(state: InstanceState): Promise<void> {
+    const file = layoutOf(this.dataDir, state.interviewId).stateFile;
+    await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
+
+  /** Ids of every instance folder (running or not). */
+  async ids(): Promise<string[]> {
+    try {
+      return (await readdir(instancesRoot(this.dataDir), { withFileTypes: true }))
+        .filter((e) => e.isDirectory() && INSTANCE_ID.test(e.name))
+        .map((e) => e.name)
+        .sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /** `ready`: process alive and /healthz answers; `starting`: alive, not answering yet; `dead`. */
+  async liveness(state: InstanceState): Promise<Liveness> {
+    if (!(await isAlive(state.pid, layoutOf(this.dataDir, state.interviewId).root))) return 'dead';
+    return (await probeHealth(state.socket)) ? 'ready' : 'starting';
+  }
+}

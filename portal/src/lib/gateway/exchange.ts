@@ -1,0 +1,359 @@
+import { createParser } from 'eventsource-parser';
+import { APIUserAbortError } from 'openai';
+import { messageKey, type MessageItem, type MessageStatus } from '../store/messages';
+import { CompletionAccumulator } from './completion';
+import type { TokenCounter } from './counting';
+import { errorJson, GatewayError, gwErrors } from './errors';
+import type { ChatRequest } from './request';
+import type { Reservation, SlicePool } from './slices';
+import { promptItems, truncateUtf8, type Transcript } from './transcript';
+import { upstreamBody, type Upstream } from './upstream';
+
+/** Why this process stopped an exchange. */
+export type StopReason = 'client' | 'deadline' | 'ended' | 'idle' | 'shutdown';
+
+export interface ExchangeDeps {
+  upstream: Upstream;
+  pool: SlicePool;
+  counter: TokenCounter;
+  transcript: Transcript;
+  now: () => number;
+  idleMs: number;
+  reasoningModels: RegExp;
+  log: { warn(o: object, m: string): void; error(o: object, m: string): void };
+  /** Called once, after the charge is settled and the transcript written. */
+  onDone: (ex: Exchange) => void;
+}
+
+export interface ExchangeInit {
+  interviewId: string;
+  requestId: string;
+  req: ChatRequest;
+  model: string;
+  reservation: Reservation;
+  stream: boolean;
+  /** The client asked for the usage chunk (it is always requested upstream). */
+  includeUsage: boolean;
+  deadlineAt: number;
+  startedAt: number;
+  clientSignal?: AbortSignal;
+}
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
+const MAX_SSE_BUFFER = 4 * 1024 * 1024;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const enc = new TextEncoder();
+
+/**
+ * One chat completion in flight: calls the provider, forwards chunks as they arrive (or
+ * collects them for a non-streamed answer), and settles exactly once — the charge (provider
+ * usage, or an honest estimate flagged as such), then the transcript, durable before the
+ * response ends (I3, I5).
+ *
+ * Stops: client disconnect (request signal or stream cancel), the deadline (a timer; the stream
+ * is cut with a typed error event), AI access ended or revoked, an upstream silent for
+ * `idleMs`, shutdown. Every stop aborts the upstream request, which stops generation.
+ */
+export class Exchange {
+  readonly interviewId: string;
+  readonly requestId: string;
+  private readonly acc = new CompletionAccumulator();
+  private readonly controller = new AbortController();
+  private reason?: StopReason;
+  /** none → waiting (request sent) → streaming (200 received) | refused (provider error, nothing generated). */
+  private phase: 'none' | 'waiting' | 'streaming' | 'refused' = 'none';
+  private deadlineTimer?: NodeJS.Timeout;
+  private firstByteAt?: number;
+  private finalizing?: Promise<void>;
+  private outcome: { status: MessageStatus; error?: GatewayError } = { status: 'complete' };
+
+  constructor(
+    private readonly deps: ExchangeDeps,
+    private readonly init: ExchangeInit,
+  ) {
+    this.interviewId = init.interviewId;
+    this.requestId = init.requestId;
+  }
+
+  /** Stops the exchange (idempotent); the upstream call is aborted. */
+  abort(reason: StopReason): void {
+    if (this.reason || this.finalizing) return;
+    this.reason = reason;
+    this.controller.abort();
+  }
+
+  /** Moves the cut-off (deadline extended or shortened while streaming). */
+  setDeadline(deadlineAt: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    const wait = deadlineAt - this.deps.now();
+    if (wait <= 0) return this.abort('deadline');
+    if (wait > MAX_TIMER_MS) return;
+    this.deadlineTimer = setTimeout(() => this.abort('deadline'), wait);
+    this.deadlineTimer.unref();
+  }
+
+  async run(): Promise<Response> {
+    this.setDeadline(this.init.deadlineAt);
+    const signal = this.init.clientSignal;
+    if (signal) {
+      if (signal.aborted) this.abort('client');
+      else signal.addEventListener('abort', () => this.abort('client'), { once: true });
+    }
+    let upstream: Response;
+    this.phase = 'waiting';
+    try {
+      if (this.reason) throw new APIUserAbortError();
+      const { req, model, reservation } = this.init;
+      upstream = await this.deps.upstream.open(upstreamBody(req, model, reservation.maxCompletion), this.controller.signal);
+    } catch (e) {
+      if (this.reason) {
+        // Stopped before the provider answered (the client left, the deadline, …).
+        const err = this.stopError();
+        await this.finalize('stopped', err);
+        return errorJson(err ?? gwErrors.upstreamUnreachable());
+      }
+      const err = e instanceof GatewayError ? e : gwErrors.upstreamUnreachable();
+      this.phase = 'refused';
+      await this.finalize('error', err);
+      return errorJson(err);
+    }
+    this.phase = 'streaming';
+    const body = upstream.body;
+    if (!body) {
+      await this.finalize('error', gwErrors.upstreamTruncated());
+      return errorJson(gwErrors.upstreamTruncated());
+    }
+    return this.init.stream ? this.sse(body) : this.collect(body);
+  }
+
+  private sse(body: ReadableStream<Uint8Array>): Response {
+    const frames = this.frames(body);
+    const stream = new ReadableStream<Uint8Array>({
+      pull: async (ctrl) => {
+        try {
+          const { value, done } = await frames.next();
+          if (done) ctrl.close();
+          else ctrl.enqueue(value);
+        } catch (e) {
+          ctrl.error(e);
+        }
+      },
+      cancel: async () => {
+        this.abort('client');
+        await frames.return(undefined);
+      },
+    });
+    return new Response(stream, { status: 200, headers: { ...SSE_HEADERS, 'x-request-id': this.requestId } });
+  }
+
+  private async collect(body: ReadableStream<Uint8Array>): Promise<Response> {
+    for await (const _ of this.frames(body)) {
+      // Frames are for streaming clients; the accumulator keeps the answer.
+    }
+    if (this.outcome.error) return errorJson(this.outcome.error);
+    const u = this.acc.usage;
+    const completion = this.acc.toCompletion(
+      { id: `chatcmpl-${this.requestId}`, model: this.init.model, created: Math.floor(this.init.startedAt / 1000) },
+      u ?? undefined,
+    );
+    return new Response(JSON.stringify(completion), {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'x-request-id': this.requestId },
+    });
+  }
+
+  /**
+   * Reads the provider's SSE stream and yields client frames, one buffer per upstream read.
+   * Ends with `[DONE]`, or with one typed error event when the answer was cut.
+   */
+  private async *frames(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let out: string[] = [];
+    let sawDone = false;
+    let bad: GatewayError | undefined;
+    const parser = createParser({
+      maxBufferSize: MAX_SSE_BUFFER,
+      onEvent: (ev) => {
+        if (bad) return;
+        const data = ev.data;
+        if (data === '[DONE]') {
+          sawDone = true;
+          return;
+        }
+        let obj: unknown;
+        try {
+          obj = JSON.parse(data);
+        } catch {
+          bad = gwErrors.upstreamMalformed();
+          return;
+        }
+        if (typeof obj === 'object' && obj !== null && 'error' in obj && (obj as { error: unknown }).error) {
+          bad = gwErrors.upstreamError(200);
+          return;
+        }
+        if (!this.acc.add(obj)) {
+          bad = gwErrors.upstreamMalformed();
+          return;
+        }
+        const o = obj as { usage?: unknown; choices?: unknown[] };
+        // The usage chunk is always requested; clients that did not ask for it never see it.
+        if (!this.init.includeUsage && o.usage && Array.isArray(o.choices) && o.choices.length === 0) return;
+        out.push(data);
+      },
+      onError: (err) => {
+        if (err.type === 'max-buffer-size-exceeded') bad = gwErrors.upstreamMalformed();
+      },
+    });
+
+    let status: MessageStatus = 'complete';
+    let error: GatewayError | undefined;
+    try {
+      try {
+        for (;;) {
+          const r = await this.read(reader);
+          if (r.done) break;
+          parser.feed(decoder.decode(r.value, { stream: true }));
+          if (out.length > 0) {
+            const text = out.length === 1 ? `data: ${out[0]}\n\n` : out.map((d) => `data: ${d}\n\n`).join('');
+            out = [];
+            this.firstByteAt ??= this.deps.now();
+            yield enc.encode(text);
+          }
+          if (bad) break;
+        }
+        if (bad) {
+          status = 'error';
+          error = bad;
+        } else if (this.reason) {
+          status = 'stopped';
+          error = this.stopError();
+        } else if (!sawDone && !this.acc.usage) {
+          status = 'error';
+          error = gwErrors.upstreamTruncated();
+        }
+      } catch {
+        // A read failed: our own abort, or the provider's connection dropped mid-answer.
+        if (this.reason) {
+          status = 'stopped';
+          error = this.stopError();
+        } else {
+          status = 'error';
+          error = gwErrors.upstreamTruncated();
+        }
+      }
+      if (status !== 'complete') {
+        this.controller.abort();
+        reader.cancel().catch(() => {});
+      }
+      this.outcome = { status, ...(error && { error }) };
+      await this.finalize(status, error);
+      if (this.reason === 'client') return;
+      yield enc.encode(error ? `data: ${JSON.stringify(error.toBody())}\n\n` : 'data: [DONE]\n\n');
+    } finally {
+      // Reached without the above when the client went away while a frame was being delivered.
+      if (!this.finalizing) {
+        this.abort('client');
+        reader.cancel().catch(() => {});
+        await this.finalize('stopped', undefined);
+      }
+    }
+  }
+
+  private read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const t = setTimeout(() => this.abort('idle'), this.deps.idleMs);
+    return reader.read().finally(() => clearTimeout(t));
+  }
+
+  private stopError(): GatewayError | undefined {
+    switch (this.reason) {
+      case 'deadline':
+        return gwErrors.deadlineReached();
+      case 'ended':
+        return gwErrors.accessEndedMidStream();
+      case 'idle':
+        return gwErrors.upstreamTimeout();
+      case 'shutdown':
+        return gwErrors.shuttingDown();
+      default:
+        return undefined;
+    }
+  }
+
+  /** Charges, then stores the transcript; once. Resolves when both are done. */
+  finalize(status: MessageStatus, error: GatewayError | undefined): Promise<void> {
+    this.finalizing ??= this.settle(status, error).finally(() => this.deps.onDone(this));
+    return this.finalizing;
+  }
+
+  /** Resolves when the exchange has settled (for shutdown). */
+  settled(): Promise<void> {
+    return this.finalizing ?? Promise.resolve();
+  }
+
+  private async settle(status: MessageStatus, error: GatewayError | undefined): Promise<void> {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    const { req, model, reservation: res, interviewId, requestId, startedAt } = this.init;
+    const { counter, pool, log } = this.deps;
+    let tokensIn = 0;
+    let tokensOut = 0;
+    let estimated = false;
+    const usage = this.acc.usage;
+    if (usage) {
+      tokensIn = usage.prompt_tokens;
+      tokensOut = usage.completion_tokens;
+    } else if (this.phase === 'waiting' || this.phase === 'streaming') {
+      // Usage is missing (cut, dropped, or never sent): an honest estimate, flagged. The
+      // provider read the prompt; output is what we saw, or — for reasoning models, whose hidden
+      // tokens streamed text cannot show — all that was allowed.
+      estimated = true;
+      const exact = res.promptExact ?? (await counter.countPrompt(req, model));
+      tokensIn = Math.min(exact, res.promptReserve);
+      if (this.phase === 'streaming') {
+        tokensOut = this.deps.reasoningModels.test(model)
+          ? res.maxCompletion
+          : Math.min(await counter.countText(this.acc.visibleText(), model), res.maxCompletion);
+      }
+    }
+    const charged = pool.settle(res, { tokensIn, tokensOut, estimated });
+    if (charged.capped) {
+      log.warn({ interviewId, requestId, tokensIn, tokensOut, reserved: res.amount }, 'gateway: provider usage exceeded the reservation; charged the reservation');
+    }
+    const now = this.deps.now();
+    const text = this.acc.text() || this.acc.refusalText();
+    const content = truncateUtf8(text);
+    const calls = this.acc.calls();
+    const response: MessageItem = {
+      interviewId,
+      sk: messageKey(startedAt, requestId, 'r'),
+      requestId,
+      at: startedAt,
+      role: 'assistant',
+      content: content.text,
+      ...(content.truncated && { contentTruncated: true }),
+      ...(calls.length > 0 && { toolCalls: truncateUtf8(JSON.stringify(calls), 64_000).text }),
+      model: this.acc.model ?? model,
+      tokensIn: charged.chargedIn,
+      tokensOut: charged.chargedOut,
+      estimated,
+      status,
+      ...(this.acc.finishReason && { finishReason: this.acc.finishReason }),
+      ...(error && { errorCode: error.code }),
+      ...(this.reason === 'client' && { errorCode: 'client_disconnected' }),
+      latencyMs: now - startedAt,
+      ...(this.firstByteAt !== undefined && { ttftMs: this.firstByteAt - startedAt }),
+      sliceId: res.slice.sliceId,
+      reserved: res.amount,
+      ...(charged.capped && { reportedIn: tokensIn, reportedOut: tokensOut }),
+    };
+    try {
+      await this.deps.transcript.record([...promptItems(interviewId, requestId, startedAt, req.messages), response]);
+    } catch (e) {
+      log.error({ interviewId, requestId, err: (e as Error).message }, 'gateway: transcript write failed');
+    }
+  }
+}

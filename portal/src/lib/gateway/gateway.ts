@@ -1,0 +1,463 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import type { TableNames } from '../config/env';
+import { ApiError, badRequest, isApiError, notFound } from '../http/errors';
+import { TokenStore } from '../store/gateway-tokens';
+import { LedgerStore, type LedgerItem } from '../store/ledger';
+import { MessageStore } from '../store/messages';
+import { SettingsStore } from '../store/settings';
+import { AccessCache, type InterviewAccess } from './access';
+import type { GatewayConfig } from './config';
+import { promptReserveFromExact, TokenCounter } from './counting';
+import { errorJson, GatewayError, gwErrors } from './errors';
+import { Exchange } from './exchange';
+import { computeUsage, type UsageSnapshot } from './ledger';
+import { InterviewLimiter } from './rate-limit';
+import { parseChatRequest, readJsonBody } from './request';
+import { ProviderSettings, type AiSettingsBody, type AiSettingsView } from './settings';
+import { LedgerClosed, ReserveRefused, SlicePool, type Reservation } from './slices';
+import { SliceSweeper, type SweepStats } from './sweeper';
+import { hashToken, mintToken } from './tokens';
+import { Transcript, type TranscriptMessage } from './transcript';
+import { Upstream } from './upstream';
+import { UsageEvents, type UsageSink } from './usage-events';
+
+/** The logger subset the gateway uses (pino's Logger fits). Never given secrets. */
+export interface GatewayLogger {
+  debug(o: object, m: string): void;
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+  error(o: object, m: string): void;
+}
+
+export interface GatewayDeps {
+  db: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'aiLedger' | 'aiTokens' | 'aiMessages' | 'settings'>;
+  config: GatewayConfig;
+  log: GatewayLogger;
+  /** Encryption key for the org's provider key (settings.ts `resolveSettingsKey`); null refuses saving one. */
+  settingsKey: Buffer | null;
+  /** Receives usage events (the lead wires the event hub). */
+  usageSink?: UsageSink;
+  /** Identifies this process as a slice holder; unique per process. Default: host:pid:random. */
+  holderId?: string;
+  /** Clock (ms). Default Date.now. */
+  now?: () => number;
+  /** fetch used for the provider (tests). Default: global fetch. */
+  fetch?: typeof fetch;
+  /** Run the flush and sweep timers (default true; tests drive `flush()`/`sweep()` directly). */
+  background?: boolean;
+}
+
+/** What an interview needs to get AI access (a subset of InterviewRecord). */
+export interface InterviewForGateway {
+  id: string;
+  deadlineAt: number;
+  ai: { tokenBudget: number; model?: string };
+}
+
+const transcriptQuery = z.object({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(200),
+});
+
+/**
+ * The metered AI gateway of one portal process: OpenAI-compatible handlers authenticated by
+ * per-interview gateway tokens, budget slices (I5), the transcript (I3), and the interviewer's
+ * controls. See README.md in this folder for the design; `createGateway` builds a started one.
+ */
+export class Gateway {
+  readonly holderId: string;
+  readonly settings: ProviderSettings;
+  private readonly now: () => number;
+  private readonly cfg: GatewayConfig;
+  private readonly log: GatewayLogger;
+  private readonly ledger: LedgerStore;
+  private readonly tokens: TokenStore;
+  private readonly access: AccessCache;
+  private readonly pool: SlicePool;
+  private readonly sweeper: SliceSweeper;
+  private readonly counter: TokenCounter;
+  private readonly transcript: Transcript;
+  private readonly limiter: InterviewLimiter;
+  private readonly upstream: Upstream;
+  private readonly usageEvents: UsageEvents;
+  private readonly exchanges = new Map<string, Set<Exchange>>();
+  private closing?: Promise<void>;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.now = deps.now ?? Date.now;
+    this.cfg = deps.config;
+    this.log = deps.log;
+    this.holderId = deps.holderId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    this.ledger = new LedgerStore(deps.db, deps.tables.aiLedger);
+    this.tokens = new TokenStore(deps.db, deps.tables.aiTokens);
+    const messages = new MessageStore(deps.db, deps.tables.aiMessages);
+    this.transcript = new Transcript(messages);
+    this.access = new AccessCache({
+      ledger: this.ledger,
+      tokens: this.tokens,
+      now: this.now,
+      freshMs: this.cfg.accessCacheMs,
+      log: this.log,
+      onChange: (before, after) => this.accessChanged(before, after),
+    });
+    this.pool = new SlicePool({
+      ledger: this.ledger,
+      holder: this.holderId,
+      config: {
+        sliceTokens: this.cfg.sliceTokens,
+        leaseMs: this.cfg.sliceLeaseMs,
+        idleMs: this.cfg.sliceIdleMs,
+        flushMs: this.cfg.sliceFlushMs,
+        minCompletionTokens: this.cfg.minCompletionTokens,
+      },
+      now: this.now,
+      log: this.log,
+      onLedger: (l) => this.access.applyLedger(l),
+      onChange: (id) => this.usageEvents.changed(id),
+    });
+    this.sweeper = new SliceSweeper({
+      ledger: this.ledger,
+      messages,
+      sweeperId: this.holderId,
+      now: this.now,
+      intervalMs: this.cfg.sweepIntervalMs,
+      log: this.log,
+    });
+    this.counter = new TokenCounter({ workers: this.cfg.countWorkers, log: this.log });
+    this.limiter = new InterviewLimiter({
+      maxConcurrent: this.cfg.maxConcurrentPerInterview,
+      perMinute: this.cfg.rateLimitPerMinute,
+      now: this.now,
+    });
+    this.settings = new ProviderSettings({
+      store: new SettingsStore(deps.db, deps.tables.settings),
+      key: deps.settingsKey,
+      env: { apiKey: this.cfg.openaiApiKey, baseUrl: this.cfg.openaiBaseUrl },
+      now: this.now,
+      log: this.log,
+    });
+    this.upstream = new Upstream({
+      credentials: () => this.settings.credentials(),
+      timeoutMs: this.cfg.upstreamTimeoutMs,
+      ...(deps.fetch && { fetch: deps.fetch }),
+    });
+    this.usageEvents = new UsageEvents({
+      sink: deps.usageSink,
+      snapshot: (id) => this.snapshotFromMemory(id),
+      now: this.now,
+    });
+  }
+
+  /** Loads settings and starts the timers. `createGateway` calls it. */
+  async start(): Promise<void> {
+    if (this.deps.background !== false) {
+      this.pool.start();
+      this.sweeper.start();
+    }
+    await this.settings.load().catch((e: Error) => this.log.warn({ err: e.message }, 'gateway: settings not loaded; retrying on use'));
+  }
+
+  /** Resolves once the token-count workers are warm (optional; tests and benchmarks). */
+  ready(): Promise<void> {
+    return this.counter.ready();
+  }
+
+  // ---------------------------------------------------------------- candidate API (token auth)
+
+  /** `POST /api/ai/v1/chat/completions` (OpenAI-compatible, streaming or not). */
+  async handleChatCompletions(request: Request): Promise<Response> {
+    const startedAt = this.now();
+    let slotOf: string | undefined;
+    let reservation: Reservation | undefined;
+    try {
+      if (this.closing) throw gwErrors.shuttingDown();
+      const { interviewId, access } = await this.access.authenticate(request.headers.get('authorization'));
+      if (!this.upstream.configured()) throw gwErrors.notConfigured();
+      const req = parseChatRequest(await readJsonBody(request, this.cfg.maxRequestBytes), this.cfg.maxMessageBytes);
+      const model = this.resolveModel(req.model, access.ledger);
+      this.limiter.acquire(interviewId);
+      slotOf = interviewId;
+      const want = Math.min(req.max_completion_tokens ?? req.max_tokens ?? this.cfg.maxCompletionTokens, this.cfg.maxCompletionTokens);
+      reservation = await this.reserve(interviewId, req, model, want);
+      const ex = new Exchange(
+        {
+          upstream: this.upstream,
+          pool: this.pool,
+          counter: this.counter,
+          transcript: this.transcript,
+          now: this.now,
+          idleMs: this.cfg.upstreamIdleMs,
+          reasoningModels: this.cfg.reasoningModels,
+          log: this.log,
+          onDone: (x) => this.exchangeDone(x),
+        },
+        {
+          interviewId,
+          requestId: randomBytes(12).toString('base64url'),
+          req,
+          model,
+          reservation,
+          stream: req.stream === true,
+          includeUsage: req.stream_options?.include_usage === true,
+          deadlineAt: access.ledger!.deadlineAt,
+          startedAt,
+          clientSignal: request.signal,
+        },
+      );
+      this.track(ex);
+      slotOf = undefined;
+      reservation = undefined;
+      return await ex.run();
+    } catch (e) {
+      if (reservation) this.pool.settle(reservation, { tokensIn: 0, tokensOut: 0, estimated: false });
+      if (slotOf) this.limiter.release(slotOf);
+      return this.errorResponse(e);
+    }
+  }
+
+  /** `GET /api/ai/v1/models`: the models this interview may use. */
+  async handleModels(request: Request): Promise<Response> {
+    try {
+      const { access } = await this.access.authenticate(request.headers.get('authorization'));
+      const data = this.allowedModels(access.ledger).map((id) => ({ id, object: 'model', created: 0, owned_by: 'interview-gateway' }));
+      return Response.json({ object: 'list', data });
+    } catch (e) {
+      return this.errorResponse(e);
+    }
+  }
+
+  /** The candidate's own meter, by gateway token (mount e.g. at `GET /api/ai/v1/usage`). */
+  async handleUsage(request: Request): Promise<Response> {
+    try {
+      const { interviewId } = await this.access.authenticate(request.headers.get('authorization'));
+      return Response.json(await this.usage(interviewId));
+    } catch (e) {
+      return this.errorResponse(e);
+    }
+  }
+
+  /** The candidate's own conversation, by gateway token (mount e.g. at `GET /api/ai/v1/transcript`). */
+  async handleTranscript(request: Request): Promise<Response> {
+    try {
+      const { interviewId } = await this.access.authenticate(request.headers.get('authorization'));
+      const q = transcriptQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+      if (!q.success) throw gwErrors.badRequest('Invalid query', Object.fromEntries(q.error.issues.map((i) => [`query.${i.path.join('.')}`, i.message])));
+      return Response.json(await this.transcriptPage(interviewId, q.data));
+    } catch (e) {
+      return this.errorResponse(e);
+    }
+  }
+
+  // ---------------------------------------------------------------- the portal's side
+
+  /**
+   * Opens the interview's ledger (once; budget and pinned model from the interview) and issues a
+   * gateway token that expires at the deadline. The plaintext is returned only here.
+   */
+  async issueToken(interview: InterviewForGateway): Promise<{ token: string; expiresAt: number }> {
+    const now = this.now();
+    if (!(interview.deadlineAt > now)) throw badRequest('The interview deadline has passed', { deadlineAt: 'in the past' });
+    const budget = interview.ai.tokenBudget;
+    if (!Number.isInteger(budget) || budget < 0) throw badRequest('Invalid token budget', { 'ai.tokenBudget': 'a whole number ≥ 0' });
+    await this.ledger.create({ interviewId: interview.id, budget, deadlineAt: interview.deadlineAt, ...(interview.ai.model && { model: interview.ai.model }), now });
+    const ledger = await this.ledger.get(interview.id);
+    const expiresAt = Math.max(interview.deadlineAt, ledger?.deadlineAt ?? 0);
+    const token = mintToken(interview.id);
+    await this.tokens.put({ interviewId: interview.id, tokenHash: hashToken(token), expiresAt, createdAt: now });
+    this.access.invalidate(interview.id);
+    return { token, expiresAt };
+  }
+
+  /** Revokes every gateway token of the interview (at destroy), stops its requests, returns its slices. */
+  async revoke(interviewId: string): Promise<void> {
+    await this.tokens.revokeAll(interviewId, this.now());
+    this.access.invalidate(interviewId);
+    this.stopInterview(interviewId, 'ended');
+    await this.pool.releaseInterview(interviewId);
+  }
+
+  /** Adds tokens and/or moves the deadline later; running streams get the new cut-off. */
+  async extend(interviewId: string, change: { tokens?: number; deadlineAt?: number }): Promise<UsageSnapshot> {
+    if (change.tokens !== undefined && (!Number.isInteger(change.tokens) || change.tokens < 0)) {
+      throw badRequest('tokens must be a whole number ≥ 0', { tokens: 'a whole number ≥ 0' });
+    }
+    const ledger = await this.ledger.extend(interviewId, change, this.now());
+    if (!ledger) {
+      if (!(await this.ledger.get(interviewId))) throw notFound('AI ledger');
+      throw badRequest('The deadline can only move later', { deadlineAt: 'earlier than the current deadline' });
+    }
+    if (change.deadlineAt !== undefined) await this.tokens.setExpiry(interviewId, change.deadlineAt);
+    this.access.invalidate(interviewId);
+    for (const ex of this.exchanges.get(interviewId) ?? []) ex.setDeadline(ledger.deadlineAt);
+    const u = await this.usage(interviewId);
+    this.usageEvents.now(interviewId);
+    return u!;
+  }
+
+  /** Ends AI access early: new requests are refused, running ones cut, slices returned. */
+  async endAccess(interviewId: string): Promise<UsageSnapshot> {
+    const ledger = await this.ledger.end(interviewId, this.now());
+    if (!ledger) throw notFound('AI ledger');
+    this.access.invalidate(interviewId);
+    this.stopInterview(interviewId, 'ended');
+    await this.pool.releaseInterview(interviewId);
+    const u = await this.usage(interviewId);
+    this.usageEvents.now(interviewId);
+    return u!;
+  }
+
+  /** The meter, read fresh (ledger + every process's slices). Null when the interview has no ledger. */
+  async usage(interviewId: string): Promise<UsageSnapshot | null> {
+    const [ledger, slices] = await Promise.all([this.ledger.get(interviewId), this.ledger.slices(interviewId)]);
+    if (!ledger) return null;
+    return computeUsage(ledger, this.pool.own(interviewId), slices, this.now());
+  }
+
+  async transcriptPage(interviewId: string, q: { cursor?: string; limit: number }): Promise<{ messages: TranscriptMessage[]; nextCursor?: string }> {
+    return this.transcript.list(interviewId, q);
+  }
+
+  settingsView(): Promise<AiSettingsView> {
+    return this.settings.view();
+  }
+
+  saveSettings(body: AiSettingsBody): Promise<AiSettingsView> {
+    return this.settings.save(body);
+  }
+
+  clearSettings(): Promise<AiSettingsView> {
+    return this.settings.clear();
+  }
+
+  /** Drops cached access state (the event hub calls it when another process revoked, extended or ended). */
+  invalidate(interviewId: string): void {
+    this.access.invalidate(interviewId);
+    this.access.load(interviewId).catch(() => {});
+  }
+
+  /** One sweeper pass (tests pass a future `now` instead of waiting for leases). */
+  sweep(now?: number): Promise<SweepStats> {
+    return this.sweeper.run(now);
+  }
+
+  /** Renews leases and releases idle slices now (tests). */
+  flush(): Promise<void> {
+    return this.pool.flush();
+  }
+
+  /**
+   * Graceful stop: refuses new requests, lets running ones finish for `graceMs`, cuts the rest
+   * (charged with estimates), returns every slice, stops the workers.
+   */
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= (async () => {
+      const all = () => [...this.exchanges.values()].flatMap((s) => [...s]);
+      const grace = opts.graceMs ?? 5000;
+      if (all().length > 0 && grace > 0) {
+        await Promise.race([Promise.all(all().map((x) => x.settled().catch(() => {}))), new Promise((r) => setTimeout(r, grace).unref())]);
+      }
+      for (const x of all()) x.abort('shutdown');
+      await Promise.all(all().map((x) => x.settled().catch(() => {})));
+      await this.pool.close();
+      await this.sweeper.close();
+      this.usageEvents.close();
+      await this.counter.close();
+    })();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async reserve(interviewId: string, req: ReturnType<typeof parseChatRequest>, model: string, want: number): Promise<Reservation> {
+    try {
+      return await this.pool.reserve(interviewId, {
+        promptBound: this.counter.bound(req),
+        exactPrompt: () => this.counter.countPrompt(req, model),
+        reserveForExact: promptReserveFromExact,
+        wantCompletion: want,
+      });
+    } catch (e) {
+      if (e instanceof ReserveRefused) {
+        const r = e.reason;
+        if (r.kind === 'closed') throw gwErrors.shuttingDown();
+        if (r.kind === 'prompt') throw gwErrors.promptTooLarge(r.prompt, r.available);
+        throw gwErrors.budgetExhausted(r.available, r.heldElsewhere);
+      }
+      if (e instanceof LedgerClosed) {
+        if (!e.ledger) throw gwErrors.invalidToken();
+        if (e.ledger.endedAt !== undefined) throw gwErrors.accessEnded();
+        throw gwErrors.deadlinePassed();
+      }
+      throw e;
+    }
+  }
+
+  private allowedModels(ledger: LedgerItem | null): string[] {
+    return ledger?.model ? [ledger.model] : this.cfg.allowedModels;
+  }
+
+  private resolveModel(asked: string | undefined, ledger: LedgerItem | null): string {
+    const allowed = this.allowedModels(ledger);
+    if (asked === undefined) return ledger?.model ?? this.cfg.defaultModel;
+    if (allowed.includes(asked)) return asked;
+    throw gwErrors.badRequest(`Model ${JSON.stringify(asked).slice(0, 80)} is not allowed for this interview`, {
+      'body.model': `allowed: ${allowed.join(', ')}`,
+    });
+  }
+
+  private track(ex: Exchange): void {
+    let set = this.exchanges.get(ex.interviewId);
+    if (!set) this.exchanges.set(ex.interviewId, (set = new Set()));
+    set.add(ex);
+  }
+
+  private exchangeDone(ex: Exchange): void {
+    const set = this.exchanges.get(ex.interviewId);
+    set?.delete(ex);
+    if (set?.size === 0) this.exchanges.delete(ex.interviewId);
+    this.limiter.release(ex.interviewId);
+    this.usageEvents.changed(ex.interviewId);
+  }
+
+  private stopInterview(interviewId: string, reason: 'ended'): void {
+    for (const ex of this.exchanges.get(interviewId) ?? []) ex.abort(reason);
+  }
+
+  /** A refresh (or this process's own write) changed what running requests must obey. */
+  private accessChanged(before: InterviewAccess | undefined, after: InterviewAccess): void {
+    const b = before?.ledger;
+    const a = after.ledger;
+    if (!a) return;
+    const revoked = after.tokens.size > 0 && [...after.tokens.values()].every((t) => t.revokedAt !== undefined);
+    if ((a.endedAt !== undefined && b?.endedAt === undefined) || revoked) {
+      if (this.exchanges.has(a.interviewId)) {
+        this.stopInterview(a.interviewId, 'ended');
+        void this.pool.releaseInterview(a.interviewId);
+      }
+    }
+    if (b && a.deadlineAt !== b.deadlineAt) for (const ex of this.exchanges.get(a.interviewId) ?? []) ex.setDeadline(a.deadlineAt);
+  }
+
+  private snapshotFromMemory(interviewId: string): UsageSnapshot | null {
+    const ledger = this.access.peek(interviewId)?.ledger;
+    return ledger ? computeUsage(ledger, this.pool.own(interviewId), 'unknown', this.now()) : null;
+  }
+
+  private errorResponse(e: unknown): Response {
+    if (e instanceof GatewayError) return errorJson(e);
+    if (isApiError(e)) return Response.json((e as ApiError).toBody(), { status: (e as ApiError).status });
+    this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'gateway: unexpected error');
+    return Response.json({ error: { code: 'internal', message: 'Internal error' } }, { status: 500 });
+  }
+}
+
+/** Builds and starts a gateway (see `GatewayDeps`). */
+export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
+  const g = new Gateway(deps);
+  await g.start();
+  return g;
+}

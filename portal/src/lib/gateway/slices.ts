@@ -1,0 +1,437 @@
+import { randomBytes } from 'node:crypto';
+import type { LedgerItem, LedgerStore } from '../store/ledger';
+import type { OwnSlice } from './ledger';
+
+/**
+ * Budget slices (DESIGN.md, "the gateway's hot path"): this process takes part of an
+ * interview's remaining budget with one conditional decrement, ahead of need, and reserves
+ * requests from it in memory. The ledger can never go below zero, and the sum of all slices
+ * never exceeds what remained, so no interleaving of processes overshoots the budget.
+ *
+ * Lifecycle of a slice: put slice item → conditional ledger decrement (allocate) → requests
+ * reserve and settle in memory → every `flushMs` the holder renews the lease and persists its
+ * totals → when idle, retired, spent or at shutdown it is released (ledger gets the charges and
+ * the unused part back, conditioned on the slice still being counted) and its item deleted.
+ * A holder that dies is handled by the sweeper (sweeper.ts).
+ *
+ * A request bigger than any free slice gets a slice of its own size ("the slow path": one
+ * conditional decrement for that request), released as soon as it settles.
+ */
+export interface SlicePoolConfig {
+  sliceTokens: number;
+  leaseMs: number;
+  idleMs: number;
+  flushMs: number;
+  minCompletionTokens: number;
+}
+
+export class HeldSlice implements OwnSlice {
+  used = 0;
+  usedIn = 0;
+  usedOut = 0;
+  requests = 0;
+  estimated = 0;
+  /** Tokens held by requests in flight. */
+  reserved = 0;
+  inflight = 0;
+  dirty = false;
+  /** No new reservations; released once the last request settles. */
+  retired = false;
+  state: 'open' | 'closing' | 'closed' | 'lost' = 'open';
+
+  constructor(
+    readonly sliceId: string,
+    readonly interviewId: string,
+    readonly amount: number,
+    public leaseUntil: number,
+    public lastUsedAt: number,
+  ) {}
+
+  get free(): number {
+    return this.amount - this.used - this.reserved;
+  }
+}
+
+export interface Reservation {
+  readonly interviewId: string;
+  readonly slice: HeldSlice;
+  /** promptReserve + maxCompletion: the most this request may be charged. */
+  readonly amount: number;
+  readonly promptReserve: number;
+  /** The `max_completion_tokens` sent upstream (clamped to what is affordable). */
+  readonly maxCompletion: number;
+  /** Exact prompt tokens when they were counted to fit a tight budget. */
+  readonly promptExact?: number;
+  settled: boolean;
+}
+
+export interface ReserveRequest {
+  /** Upper bound on the prompt (UTF-8 bytes; counting.ts). */
+  promptBound: number;
+  /** Exact prompt count, used only when the bound does not fit (off the event loop). */
+  exactPrompt: () => Promise<number>;
+  /** Reserve for an exact count (slack for provider templates). */
+  reserveForExact: (exact: number) => number;
+  wantCompletion: number;
+}
+
+export interface Charge {
+  tokensIn: number;
+  tokensOut: number;
+  estimated: boolean;
+}
+
+export interface Settled {
+  chargedIn: number;
+  chargedOut: number;
+  /** The provider reported more than the reservation; only the reservation was charged. */
+  capped: boolean;
+}
+
+export type RefusalReason = { kind: 'exhausted'; available: number; heldElsewhere: boolean } | { kind: 'prompt'; prompt: number; available: number } | { kind: 'closed' };
+
+export class ReserveRefused extends Error {
+  constructor(readonly reason: RefusalReason) {
+    super(`reserve refused: ${reason.kind}`);
+  }
+}
+
+/** Thrown when the ledger refuses for a reason other than the budget (deadline, ended, missing). */
+export class LedgerClosed extends Error {
+  constructor(readonly ledger: LedgerItem | null) {
+    super('ledger closed');
+  }
+}
+
+const PREFETCH_BACKOFF_MS = 1000;
+
+export class SlicePool {
+  private slices = new Map<string, HeldSlice[]>();
+  private takes = new Map<string, Promise<HeldSlice | null>>();
+  private lastRemaining = new Map<string, number>();
+  private prefetchBlockedUntil = new Map<string, number>();
+  private pending = new Set<Promise<unknown>>();
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    private readonly deps: {
+      ledger: LedgerStore;
+      holder: string;
+      config: SlicePoolConfig;
+      now: () => number;
+      log: { warn(o: object, m: string): void; error(o: object, m: string): void };
+      /** Every ledger state this pool writes or reads (the access cache keeps its view current). */
+      onLedger?: (ledger: LedgerItem) => void;
+      /** A slice's totals changed (usage events). */
+      onChange?: (interviewId: string) => void;
+    },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.deps.config.flushMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Reserves tokens for one request: from a held slice in memory when the prompt's byte bound
+   * plus the wanted completion fits (the hot path), else by taking a slice; when the budget is
+   * tight, with the exact prompt count and `max_completion_tokens` clamped to what is left.
+   * Throws ReserveRefused (budget) or LedgerClosed (deadline, ended, missing).
+   */
+  async reserve(interviewId: string, r: ReserveRequest): Promise<Reservation> {
+    if (this.closed) throw new ReserveRefused({ kind: 'closed' });
+    const cfg = this.deps.config;
+    let prompt = r.promptBound;
+    let exact: number | undefined;
+    const hot = this.tryReserve(interviewId, prompt, r.wantCompletion);
+    if (hot) return hot;
+    const taken = await this.takeAndReserve(interviewId, prompt, r.wantCompletion);
+    if (taken) return taken;
+
+    // The budget is tight: count the prompt exactly (worker thread) and try again.
+    exact = await r.exactPrompt();
+    const exactReserve = r.reserveForExact(exact);
+    if (exactReserve < prompt) {
+      prompt = exactReserve;
+      const again = this.tryReserve(interviewId, prompt, r.wantCompletion, exact) ?? (await this.takeAndReserve(interviewId, prompt, r.wantCompletion, exact));
+      if (again) return again;
+    }
+
+    // Clamp: hand back our idle slices, then reserve what the budget can still pay for.
+    await this.releaseIdle(interviewId);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const ledger = await this.deps.ledger.get(interviewId);
+      if (!ledger || ledger.endedAt !== undefined || ledger.deadlineAt <= this.deps.now()) throw new LedgerClosed(ledger);
+      this.deps.onLedger?.(ledger);
+      this.lastRemaining.set(interviewId, ledger.remaining);
+      const local = this.bestFree(interviewId);
+      const available = Math.max(ledger.remaining, local);
+      const completion = Math.min(r.wantCompletion, available - prompt);
+      if (completion < cfg.minCompletionTokens) {
+        const ownAmount = (this.slices.get(interviewId) ?? []).reduce((n, s) => n + s.amount, 0);
+        const heldElsewhere = ledger.sliced - ownAmount > 0;
+        if (prompt + cfg.minCompletionTokens > ledger.budget - ledger.usedIn - ledger.usedOut) {
+          throw new ReserveRefused({ kind: 'prompt', prompt: exact ?? prompt, available });
+        }
+        throw new ReserveRefused({ kind: 'exhausted', available, heldElsewhere });
+      }
+      const fromLocal = this.tryReserve(interviewId, prompt, completion, exact);
+      if (fromLocal) return fromLocal;
+      const own = await this.take(interviewId, prompt + completion, true);
+      if (own) {
+        const res = this.reserveFrom(own, prompt, completion, exact);
+        if (res) return res;
+      }
+    }
+    throw new ReserveRefused({ kind: 'exhausted', available: 0, heldElsewhere: true });
+  }
+
+  /** Records what a request is charged (at most its reservation) and frees the rest of it. Idempotent. */
+  settle(res: Reservation, charge: Charge): Settled {
+    if (res.settled) return { chargedIn: 0, chargedOut: 0, capped: false };
+    res.settled = true;
+    const tokensIn = Math.max(0, Math.floor(charge.tokensIn));
+    const tokensOut = Math.max(0, Math.floor(charge.tokensOut));
+    const chargedIn = Math.min(tokensIn, res.amount);
+    const chargedOut = Math.min(tokensOut, res.amount - chargedIn);
+    const s = res.slice;
+    s.reserved -= res.amount;
+    s.inflight -= 1;
+    s.used += chargedIn + chargedOut;
+    s.usedIn += chargedIn;
+    s.usedOut += chargedOut;
+    s.requests += 1;
+    if (charge.estimated) s.estimated += 1;
+    s.dirty = true;
+    s.lastUsedAt = this.deps.now();
+    if (s.state === 'lost') {
+      this.deps.log.error(
+        { interviewId: s.interviewId, sliceId: s.sliceId, charged: chargedIn + chargedOut },
+        'gateway: charge settled after its slice was swept; it is recorded in the transcript only',
+      );
+    } else if (s.inflight === 0 && (s.retired || s.free < this.deps.config.minCompletionTokens)) {
+      this.track(this.release(s));
+    }
+    this.deps.onChange?.(s.interviewId);
+    return { chargedIn, chargedOut, capped: tokensIn + tokensOut > res.amount };
+  }
+
+  /** This process's slices of an interview (for the meter). */
+  own(interviewId: string): OwnSlice[] {
+    return this.slices.get(interviewId) ?? [];
+  }
+
+  /** Renews leases, persists totals, releases idle slices. Runs every `flushMs`; tests call it directly. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = (async () => {
+      const now = this.deps.now();
+      const cfg = this.deps.config;
+      const work: Promise<unknown>[] = [];
+      for (const list of this.slices.values()) {
+        for (const s of list) {
+          if (s.state !== 'open') continue;
+          const idle = s.inflight === 0 && (s.retired || now - s.lastUsedAt >= cfg.idleMs || s.free < cfg.minCompletionTokens);
+          if (idle) work.push(this.release(s));
+          else if (s.dirty || s.leaseUntil - now < cfg.leaseMs / 2) work.push(this.renew(s, now));
+        }
+      }
+      await Promise.all(work);
+    })().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  /** Retires every slice of the interview; released now if idle, else when their last request settles. */
+  async releaseInterview(interviewId: string): Promise<void> {
+    const list = this.slices.get(interviewId) ?? [];
+    await Promise.all(
+      list.map((s) => {
+        s.retired = true;
+        return s.inflight === 0 && s.state === 'open' ? this.release(s) : Promise.resolve();
+      }),
+    );
+  }
+
+  /** Stops the timer and releases every slice (callers settle in-flight requests first). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.flushing;
+    // Prefetches may still land a slice: release until nothing is held (bounded, in case a
+    // request was left unsettled by a caller bug).
+    for (let round = 0; round < 5; round++) {
+      await Promise.all([...this.pending, ...this.takes.values()].map((p) => p.catch(() => null)));
+      if (this.slices.size === 0) break;
+      await Promise.all([...this.slices.keys()].map((id) => this.releaseInterview(id)));
+    }
+  }
+
+  // ---- internals ----
+
+  private tryReserve(interviewId: string, prompt: number, completion: number, exact?: number): Reservation | null {
+    const list = this.slices.get(interviewId);
+    if (!list) return null;
+    const need = prompt + completion;
+    let best: HeldSlice | undefined;
+    for (const s of list) {
+      if (s.state !== 'open' || s.retired || s.free < need) continue;
+      if (!best || s.free < best.free) best = s;
+    }
+    if (!best) return null;
+    const res = this.reserveFrom(best, prompt, completion, exact);
+    if (res && best.free < need) this.prefetch(interviewId, need);
+    return res;
+  }
+
+  private reserveFrom(s: HeldSlice, prompt: number, completion: number, exact?: number): Reservation | null {
+    const need = prompt + completion;
+    if (s.state !== 'open' || s.free < need) return null;
+    s.reserved += need;
+    s.inflight += 1;
+    s.lastUsedAt = this.deps.now();
+    s.dirty = true;
+    return {
+      interviewId: s.interviewId,
+      slice: s,
+      amount: need,
+      promptReserve: prompt,
+      maxCompletion: completion,
+      ...(exact !== undefined && { promptExact: exact }),
+      settled: false,
+    };
+  }
+
+  private bestFree(interviewId: string): number {
+    let best = 0;
+    for (const s of this.slices.get(interviewId) ?? []) if (s.state === 'open' && !s.retired) best = Math.max(best, s.free);
+    return best;
+  }
+
+  /** Slice size: the configured size, shrinking to a quarter of what remains near the end. */
+  private target(interviewId: string, need: number): number {
+    const remaining = this.lastRemaining.get(interviewId);
+    const cap = remaining === undefined ? this.deps.config.sliceTokens : Math.min(this.deps.config.sliceTokens, Math.floor(remaining / 4));
+    return Math.max(need, cap);
+  }
+
+  private async takeAndReserve(interviewId: string, prompt: number, completion: number, exact?: number): Promise<Reservation | null> {
+    const need = prompt + completion;
+    for (let i = 0; i < 4; i++) {
+      const hit = this.tryReserve(interviewId, prompt, completion, exact);
+      if (hit) return hit;
+      const inflight = this.takes.get(interviewId);
+      if (inflight) {
+        await inflight.catch(() => null);
+        continue;
+      }
+      const target = this.target(interviewId, need);
+      let s = await this.take(interviewId, target);
+      if (!s && target > need) s = await this.take(interviewId, need);
+      if (!s) return null;
+      const res = this.reserveFrom(s, prompt, completion, exact);
+      if (res) return res;
+    }
+    return null;
+  }
+
+  private prefetch(interviewId: string, need: number): void {
+    if (this.closed || this.takes.has(interviewId)) return;
+    if ((this.prefetchBlockedUntil.get(interviewId) ?? 0) > this.deps.now()) return;
+    const open = (this.slices.get(interviewId) ?? []).filter((s) => s.state === 'open' && !s.retired);
+    if (open.length > 2) return;
+    this.track(this.take(interviewId, this.target(interviewId, need)).catch(() => null));
+  }
+
+  /** Takes a slice: slice item first, then the conditional decrement. Null when the budget refuses. */
+  private take(interviewId: string, amount: number, retired = false): Promise<HeldSlice | null> {
+    const p = (async () => {
+      const now = this.deps.now();
+      const sliceId = randomBytes(9).toString('base64url');
+      const leaseUntil = now + this.deps.config.leaseMs;
+      await this.deps.ledger.putSlice({ interviewId, sliceId, holder: this.deps.holder, amount, leaseUntil, now });
+      // If this write fails without an answer, the slice item stays: the sweeper resolves it after its lease.
+      const ledger = await this.deps.ledger.allocate(interviewId, sliceId, amount, now);
+      if (!ledger) {
+        this.prefetchBlockedUntil.set(interviewId, now + PREFETCH_BACKOFF_MS);
+        this.lastRemaining.delete(interviewId);
+        await this.deps.ledger.deleteSlice(interviewId, sliceId).catch(() => {});
+        return null;
+      }
+      this.lastRemaining.set(interviewId, ledger.remaining);
+      const s = new HeldSlice(sliceId, interviewId, amount, leaseUntil, now);
+      s.retired = retired;
+      const list = this.slices.get(interviewId) ?? [];
+      list.push(s);
+      this.slices.set(interviewId, list);
+      this.deps.onLedger?.(ledger);
+      return s;
+    })();
+    if (!retired) {
+      this.takes.set(interviewId, p);
+      p.finally(() => {
+        if (this.takes.get(interviewId) === p) this.takes.delete(interviewId);
+      }).catch(() => {});
+    }
+    return p;
+  }
+
+  private async renew(s: HeldSlice, now: number): Promise<void> {
+    s.dirty = false;
+    const leaseUntil = now + this.deps.config.leaseMs;
+    try {
+      const ok = await this.deps.ledger.renewSlice(s.interviewId, s.sliceId, this.deps.holder, leaseUntil, s);
+      if (ok) s.leaseUntil = leaseUntil;
+      else {
+        // A sweeper took it over (this process stalled past its lease): stop using it.
+        this.deps.log.warn({ interviewId: s.interviewId, sliceId: s.sliceId }, 'gateway: slice lost to the sweeper');
+        s.state = 'lost';
+        this.drop(s);
+      }
+    } catch (e) {
+      s.dirty = true;
+      this.deps.log.warn({ sliceId: s.sliceId, err: (e as Error).message }, 'gateway: slice renewal failed; retrying');
+    }
+  }
+
+  private async release(s: HeldSlice): Promise<void> {
+    if (s.state !== 'open') return;
+    s.state = 'closing';
+    try {
+      const ledger = await this.deps.ledger.release(s.interviewId, s.sliceId, s.amount, s, this.deps.now());
+      if (ledger) {
+        this.lastRemaining.set(s.interviewId, ledger.remaining);
+        this.deps.onLedger?.(ledger);
+      }
+      await this.deps.ledger.deleteSlice(s.interviewId, s.sliceId).catch(() => {});
+      s.state = 'closed';
+      this.drop(s);
+      this.deps.onChange?.(s.interviewId);
+    } catch (e) {
+      // Unknown outcome: the release is conditional on the slice still being counted, so retrying is safe.
+      s.state = 'open';
+      s.retired = true;
+      this.deps.log.warn({ sliceId: s.sliceId, err: (e as Error).message }, 'gateway: slice release failed; retrying');
+    }
+  }
+
+  private async releaseIdle(interviewId: string): Promise<void> {
+    await Promise.all((this.slices.get(interviewId) ?? []).filter((s) => s.state === 'open' && s.inflight === 0).map((s) => this.release(s)));
+  }
+
+  private drop(s: HeldSlice): void {
+    const list = this.slices.get(s.interviewId);
+    if (!list) return;
+    const i = list.indexOf(s);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.slices.delete(s.interviewId);
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    p.finally(() => this.pending.delete(p)).catch(() => {});
+  }
+}

@@ -1,0 +1,575 @@
+import type { InstanceDriver } from '../drivers/driver';
+import type { EventPublisher } from '../events/publisher';
+import { systemClock, type Clock } from '../operations/clock';
+import type { OperationsConfig } from '../operations/config';
+import type { OperationsEngine } from '../operations/engine';
+import type { InterviewHooks } from '../operations/interview-hooks';
+import { OperationRunner, type OpsLogger, type RunOutcome } from '../operations/runner';
+import type { OperationRecord, OperationType } from '../store/types';
+import { dueDeadlines, sweepDeadline } from './deadline-sweeper';
+import { isExhausted, Reaper } from './reaper';
+
+export interface SchedulerDeps {
+  engine: OperationsEngine;
+  driver: InstanceDriver;
+  publisher: EventPublisher;
+  hooks: InterviewHooks;
+  config: OperationsConfig;
+  /** Lease owner id of this process; unique per process (and per restart). */
+  owner: string;
+  clock?: Clock;
+  logger?: OpsLogger;
+  /** How far ahead a scan looks for due work (default: max(2 × poll, 2 s)). */
+  lookaheadMs?: number;
+  /**
+   * Most items one scan keeps per query (default 256). A truncated scan is repeated as soon as
+   * its items are claimed, so this bounds the cost of a scan, not the work found.
+   */
+  scanLimit?: number;
+}
+
+/** What one tick did (also the scheduler's part of /api/health). */
+export interface TickStats {
+  at: number;
+  durationMs: number;
+  /** Whether this tick queried the indexes (otherwise it worked from the last scan). */
+  scanned: boolean;
+  deadlinesDue: number;
+  destroysEnqueued: number;
+  /** How late the most overdue deadline seen this tick was (0 when none). */
+  oldestOverdueMs: number;
+  reaped: number;
+  /** Claimable operations seen (due queued ones and expired leases). */
+  due: number;
+  claimed: number;
+  claimedByType: Record<OperationType, number>;
+  /** Claims refused: another process got there first, or the operation changed. */
+  lostRaces: number;
+  started: number;
+  /** Due but not claimed: no free slot (SCHEDULER_CONCURRENCY). */
+  backlog: number;
+  running: number;
+  nextWakeAt: number;
+  errors: number;
+}
+
+export interface SchedulerHealth {
+  owner: string;
+  started: boolean;
+  closing: boolean;
+  running: number;
+  lastTick?: TickStats;
+  lastError?: { at: number; message: string };
+  totals: Record<RunOutcome | 'claimed' | 'reaped' | 'destroysEnqueued', number>;
+}
+
+interface Running {
+  runner: OperationRunner;
+  done: Promise<void>;
+}
+
+const QUEUED = new Set(['pending', 'scheduled']);
+
+/**
+ * Runs due operations exactly once across any number of processes (I1) and enforces deadlines
+ * (I2). Start it once per process.
+ *
+ * How it finds work without hammering the store: a scan (the due, expired-lease and deadline
+ * indexes) every SCHEDULER_POLL_MS looks `lookaheadMs` ahead and keeps what it found in memory;
+ * between scans the scheduler sleeps until the earliest due time it knows (not a fixed tick), so
+ * due → running is a timer plus one conditional write. Operations created in this process reach
+ * it through `wake()`; those created elsewhere are seen by the next scan (≤ poll), normally long
+ * before they are due, because creates are due PROVISION_LEAD_SECONDS before their start.
+ * The cache is only a hint: every claim is a conditional write, so a stale entry costs one
+ * refused write.
+ *
+ * Each tick: enqueue destroys for passed deadlines first, reap operations out of attempts,
+ * then claim due work up to SCHEDULER_CONCURRENCY, destroys before creates.
+ */
+export class Scheduler {
+  private readonly clock: Clock;
+  private readonly logger: OpsLogger;
+  private readonly reaper: Reaper;
+  private readonly lookaheadMs: number;
+  private readonly scanLimit: number;
+  private readonly running = new Map<string, Running>();
+
+  private queued = new Map<string, OperationRecord>();
+  private expired = new Map<string, OperationRecord>();
+  private deadlines = new Map<string, OperationRecord>();
+  /** Added by wake() or retries while a scan was in flight: merged into its result. */
+  private addedDuringScan: OperationRecord[] = [];
+  private scanning = false;
+  /** Every queued op due at or before this was in the last scan. */
+  private queuedHorizon = -Infinity;
+  private deadlineHorizon = -Infinity;
+  private nextScanAt = 0;
+
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private startCalled = false;
+  private startedFlag = false;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private unsubscribe: (() => void)[] = [];
+  private last: TickStats | undefined;
+  private lastError: { at: number; message: string } | undefined;
+  private readonly totals: SchedulerHealth['totals'] = {
+    claimed: 0,
+    reaped: 0,
+    destroysEnqueued: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    retry: 0,
+    released: 0,
+    'lease-lost': 0,
+  };
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? silentLogger;
+    this.lookaheadMs = deps.lookaheadMs ?? Math.max(2 * deps.config.SCHEDULER_POLL_MS, 2000);
+    this.scanLimit = deps.scanLimit ?? 256;
+    this.reaper = new Reaper({
+      ops: deps.engine.ops,
+      logs: deps.engine.logStore,
+      publisher: deps.publisher,
+      hooks: deps.hooks,
+      catalog: deps.engine.catalog,
+      config: deps.config,
+      clock: this.clock,
+      logger: this.logger,
+      owner: deps.owner,
+    });
+  }
+
+  get owner(): string {
+    return this.deps.owner;
+  }
+
+  /** The last tick's stats (null before the first): /api/health checks it is recent. */
+  lastTick(): TickStats | null {
+    return this.last ?? null;
+  }
+
+  health(): SchedulerHealth {
+    return {
+      owner: this.deps.owner,
+      started: this.startedFlag,
+      closing: this.closing,
+      running: this.running.size,
+      ...(this.last && { lastTick: this.last }),
+      ...(this.lastError && { lastError: this.lastError }),
+      totals: { ...this.totals },
+    };
+  }
+
+  /**
+   * Starts the loop. Overdue deadlines are swept FIRST (every passed deadline gets its destroy
+   * before anything else is claimed, I2), then the first tick runs, claiming destroys before
+   * creates. Returns that first tick's stats. Call once.
+   */
+  async start(): Promise<TickStats> {
+    if (this.startCalled) throw new Error('Scheduler.start called twice');
+    this.startCalled = true;
+    this.unsubscribe.push(
+      this.deps.engine.onEnqueued((op) => this.wake(op)),
+      this.deps.engine.onCancelRequested((id) =>
+        this.running.get(id)?.runner.abort('cancelled', 'cancel requested'),
+      ),
+    );
+    await this.sweepOverdue(this.clock.now());
+    // Only now does the loop run (wake() is ignored until here; the first scan sees everything).
+    this.startedFlag = true;
+    let first: TickStats | undefined;
+    this.ticking = this.tick()
+      .then((s) => {
+        first = s;
+      })
+      .finally(() => {
+        this.ticking = undefined;
+          if (this.again) this.loop();
+      });
+    await this.ticking;
+    return first ?? this.emptyStats(this.clock.now());
+  }
+
+  /**
+   * Stops claiming, lets running operations finish for up to `timeoutMs` (default LEASE_MS),
+   * then aborts the rest: each is released back to the queue by its runner, with a log entry
+   * saying so (nothing is released silently).
+   */
+  close(timeoutMs = this.deps.config.LEASE_MS): Promise<void> {
+    this.closed ??= this.doClose(timeoutMs);
+    return this.closed;
+  }
+
+  /** Resolves when the operations running now have settled (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) {
+      await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    }
+  }
+
+  /**
+   * New work may be due: with the operation (created in this process) it is added to the cache;
+   * without, the next tick rescans. Either way a tick runs at once (or at the op's due time).
+   */
+  wake(op?: OperationRecord): void {
+    if (!this.startedFlag || this.closing) return;
+    const now = this.clock.now();
+    if (!op) {
+      this.nextScanAt = 0;
+      this.schedule(now);
+      return;
+    }
+    this.remember(op);
+    if (QUEUED.has(op.status)) this.schedule(Math.max(now, op.scheduledAt));
+    if (op.autoDestroyAt !== undefined) this.schedule(Math.max(now, op.autoDestroyAt));
+  }
+
+  /** One tick at `now`. Exposed for tests; the loop calls it with the clock's time. */
+  async run(now: number): Promise<TickStats> {
+    const t0 = this.clock.now();
+    // The tick's `now` moved forward by the real time spent, for claims made late in the tick.
+    const later = () => now + (this.clock.now() - t0);
+    const stats = this.emptyStats(now);
+    if (this.closing) return stats;
+
+    if (now >= this.nextScanAt) {
+      // With a backlog of cached due work (all slots busy) the due index would only tell us
+      // about more work we cannot start yet: skip it, keep the cheap deadline/lease queries.
+      await this.scan(now, !this.hasBacklog(now));
+      stats.scanned = true;
+    }
+
+    // 1. Deadlines: the destroy of every passed deadline is enqueued before anything is claimed.
+    const actions = dueDeadlines(this.deadlines.values(), now);
+    stats.deadlinesDue = actions.length;
+    stats.oldestOverdueMs = actions.length ? now - actions[0]!.autoDestroyAt : 0;
+    await eachLimit(actions, 16, async (a) => {
+      try {
+        const r = await sweepDeadline(this.deps.engine, a, later());
+        this.deadlines.delete(a.createOperationId);
+        if (r.created) stats.destroysEnqueued++;
+        this.remember(r.destroy);
+      } catch (err) {
+        stats.errors++;
+        this.noteError(err, 'deadline sweep failed');
+      }
+    });
+
+    // 2. Reap what has no attempts left; claim the rest, destroys first, earliest first.
+    const candidates: OperationRecord[] = [];
+    for (const op of this.queued.values()) {
+      if (op.scheduledAt <= now && !this.running.has(op.id)) candidates.push(op);
+    }
+    for (const op of this.expired.values()) if (!this.running.has(op.id)) candidates.push(op);
+    const { catalog } = this.deps.engine;
+    const claimable: OperationRecord[] = [];
+    const exhausted: OperationRecord[] = [];
+    for (const op of candidates) {
+      (isExhausted(op, catalog, this.deps.config) ? exhausted : claimable).push(op);
+    }
+    await eachLimit(exhausted, 8, async (op) => {
+      this.forget(op.id);
+      try {
+        if (await this.reaper.reap(op, later())) stats.reaped++;
+      } catch (err) {
+        stats.errors++;
+        this.noteError(err, 'reap failed');
+      }
+    });
+    // Destroys first, then by due time. Within one 250 ms slot the order is a per-owner hash,
+    // so schedulers facing the same burst try different operations first instead of racing
+    // for the same ones (each lost race is a wasted conditional write).
+    const rank = (op: OperationRecord) => Math.floor(dueTime(op) / 250);
+    claimable.sort(
+      (a, b) =>
+        catalog[a.type].priority - catalog[b.type].priority ||
+        rank(a) - rank(b) ||
+        this.spread(a.id) - this.spread(b.id),
+    );
+    stats.due = claimable.length;
+    const picked = claimable.slice(0, Math.max(0, this.deps.config.SCHEDULER_CONCURRENCY - this.running.size));
+    stats.backlog = claimable.length - picked.length;
+    // Priority groups in order: every destroy is claimed (running) before any create.
+    for (const group of groupBy(picked, (op) => catalog[op.type].priority)) {
+      await Promise.all(group.map((op) => this.claim(op, later(), stats)));
+    }
+
+    // 3. When to look again.
+    if (Math.min(this.queuedHorizon, this.deadlineHorizon) <= now && stats.backlog === 0) {
+      this.nextScanAt = Math.min(this.nextScanAt, now); // a truncated scan ran out: rescan
+    }
+    stats.running = this.running.size;
+    stats.nextWakeAt = this.nextWake(now);
+    stats.durationMs = this.clock.now() - t0;
+    this.totals.reaped += stats.reaped;
+    this.totals.destroysEnqueued += stats.destroysEnqueued;
+    this.last = stats;
+    return stats;
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private async claim(op: OperationRecord, now: number, stats: TickStats): Promise<void> {
+    this.forget(op.id);
+    if (this.closing) return;
+    const kind = this.deps.engine.catalog[op.type];
+    try {
+      const rec = await this.deps.engine.ops.claim(op.id, {
+        owner: this.deps.owner,
+        now,
+        leaseMs: this.deps.config.LEASE_MS,
+        maxAttempts: kind.maxAttempts(this.deps.config),
+      });
+      if (!rec) {
+        stats.lostRaces++;
+        return;
+      }
+      stats.claimed++;
+      stats.claimedByType[rec.type]++;
+      this.totals.claimed++;
+      this.startRunner(rec);
+      stats.started++;
+    } catch (err) {
+      stats.errors++;
+      this.noteError(err, 'claim failed');
+    }
+  }
+
+  private startRunner(op: OperationRecord): void {
+    const { deps } = this;
+    const runner = new OperationRunner(
+      {
+        ops: deps.engine.ops,
+        logs: deps.engine.logStore,
+        publisher: deps.publisher,
+        driver: deps.driver,
+        hooks: deps.hooks,
+        control: deps.engine,
+        catalog: deps.engine.catalog,
+        config: deps.config,
+        clock: this.clock,
+        logger: this.logger,
+        owner: deps.owner,
+      },
+      op,
+    );
+    const done = runner
+      .run()
+      .catch((err: unknown): RunOutcome => {
+        this.noteError(err, 'runner failed');
+        return 'lease-lost';
+      })
+      .then((outcome) => {
+        this.running.delete(op.id);
+        this.totals[outcome]++;
+        if (outcome === 'retry') this.remember(runner.record);
+        if (this.closing) return;
+        const now = this.clock.now();
+        if (outcome === 'retry') this.schedule(runner.record.scheduledAt);
+        if (this.hasDueWork(now)) this.schedule(now);
+      });
+    this.running.set(op.id, { runner, done });
+  }
+
+  private async scan(now: number, includeDue: boolean): Promise<void> {
+    const { ops } = this.deps.engine;
+    this.scanning = true;
+    try {
+      const [due, expired, deadlines] = await Promise.all([
+        includeDue ? ops.queryDue(now + this.lookaheadMs, { now, limit: this.scanLimit }) : undefined,
+        ops.queryExpiredLeases(now, this.scanLimit),
+        ops.queryDeadlines(now + this.lookaheadMs, { now, limit: this.scanLimit }),
+      ]);
+      if (due) {
+        this.queued = new Map(due.items.map((o) => [o.id, o]));
+        this.queuedHorizon = due.truncated ? (due.items.at(-1)?.scheduledAt ?? now) : now + this.lookaheadMs;
+      }
+      this.expired = new Map(expired.items.map((o) => [o.id, o]));
+      this.deadlines = new Map(deadlines.items.map((o) => [o.id, o]));
+      this.deadlineHorizon = deadlines.truncated
+        ? (deadlines.items.at(-1)?.autoDestroyAt ?? now)
+        : now + this.lookaheadMs;
+      this.nextScanAt = now + this.deps.config.SCHEDULER_POLL_MS;
+    } finally {
+      this.scanning = false;
+      const added = this.addedDuringScan;
+      this.addedDuringScan = [];
+      for (const op of added) this.remember(op);
+    }
+  }
+
+  /** Puts an operation we learned about (not from a scan) into the cache, if it is in range. */
+  private remember(op: OperationRecord): void {
+    if (this.scanning) this.addedDuringScan.push(op);
+    if (QUEUED.has(op.status) && op.scheduledAt <= this.queuedHorizon) this.queued.set(op.id, op);
+    if (op.type === 'create' && op.autoDestroyAt !== undefined && op.autoDestroyAt <= this.deadlineHorizon) {
+      this.deadlines.set(op.id, op);
+    }
+  }
+
+  private forget(id: string): void {
+    this.queued.delete(id);
+    this.expired.delete(id);
+  }
+
+  /** More cached due work than free slots. */
+  /** A stable per-owner pseudo-random number for an operation id (FNV-1a). */
+  private spread(id: string): number {
+    let h = 0x811c9dc5;
+    const key = this.deps.owner + id;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return h >>> 0;
+  }
+
+  private hasBacklog(now: number): boolean {
+    let due = this.expired.size;
+    const free = this.deps.config.SCHEDULER_CONCURRENCY - this.running.size;
+    for (const op of this.queued.values()) if (op.scheduledAt <= now && ++due > free) return true;
+    return due > free;
+  }
+
+  private hasDueWork(now: number): boolean {
+    if (this.expired.size > 0) return true;
+    for (const op of this.queued.values()) if (op.scheduledAt <= now) return true;
+    return false;
+  }
+
+  private nextWake(now: number): number {
+    let next = this.nextScanAt;
+    for (const op of this.queued.values()) if (op.scheduledAt > now) next = Math.min(next, op.scheduledAt);
+    for (const op of this.deadlines.values()) {
+      if (op.autoDestroyAt !== undefined && op.autoDestroyAt > now) next = Math.min(next, op.autoDestroyAt);
+    }
+    return next;
+  }
+
+  /** Every passed deadline gets its destroy (paging until none is left), before any claim. */
+  private async sweepOverdue(now: number): Promise<void> {
+    for (let round = 0; round < 100; round++) {
+      const page = await this.deps.engine.ops.queryDeadlines(now, { now, limit: this.scanLimit });
+      await eachLimit(dueDeadlines(page.items, now), 16, async (a) => {
+        const r = await sweepDeadline(this.deps.engine, a, now);
+        if (r.created) this.totals.destroysEnqueued++;
+      });
+      if (!page.truncated) return;
+    }
+  }
+
+  private schedule(at: number): void {
+    if (!this.startedFlag || this.closing) return;
+    if (this.timer && at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.loop();
+    }, Math.max(0, at - this.clock.now()));
+  }
+
+  private loop(): void {
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = (async () => {
+      do {
+        this.again = false;
+        await this.tick();
+      } while (this.again && !this.closing);
+    })().finally(() => {
+      this.ticking = undefined;
+    });
+  }
+
+  /** One run at the clock's now, then the timer for the next. Never throws. */
+  private async tick(): Promise<TickStats | undefined> {
+    try {
+      const stats = await this.run(this.clock.now());
+      this.schedule(stats.nextWakeAt);
+      return stats;
+    } catch (err) {
+      this.noteError(err, 'tick failed');
+      this.schedule(this.clock.now() + this.deps.config.SCHEDULER_POLL_MS);
+      return undefined;
+    }
+  }
+
+  private async doClose(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    await this.ticking;
+    const all = () => Promise.allSettled([...this.running.values()].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all().then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const [id, r] of this.running) {
+        this.logger.info({ operationId: id }, 'releasing operation: scheduler shutting down');
+        r.runner.abort('shutdown', `released: scheduler ${this.deps.owner} shutting down`);
+      }
+      await all();
+    }
+  }
+
+  private noteError(err: unknown, msg: string): void {
+    this.lastError = { at: this.clock.now(), message: err instanceof Error ? err.message : String(err) };
+    this.logger.error({ err }, msg);
+  }
+
+  private emptyStats(now: number): TickStats {
+    return {
+      at: now,
+      durationMs: 0,
+      scanned: false,
+      deadlinesDue: 0,
+      destroysEnqueued: 0,
+      oldestOverdueMs: 0,
+      reaped: 0,
+      due: 0,
+      claimed: 0,
+      claimedByType: { create: 0, destroy: 0 },
+      lostRaces: 0,
+      started: 0,
+      backlog: 0,
+      running: this.running.size,
+      nextWakeAt: now + this.deps.config.SCHEDULER_POLL_MS,
+      errors: 0,
+    };
+  }
+}
+
+/** When an operation became claimable: its due time, or when its lease ran out. */
+const dueTime = (op: OperationRecord) => (op.status === 'running' ? (op.leaseUntil ?? 0) : op.scheduledAt);
+
+function groupBy<T>(items: T[], key: (t: T) => number): T[][] {
+  const groups = new Map<number, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    groups.set(k, [...(groups.get(k) ?? []), t]);
+  }
+  return [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g);
+}
+
+async function eachLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async () => {
+    while (i < items.length) await fn(items[i++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+const silentLogger: OpsLogger = { debug() {}, info() {}, warn() {}, error() {} };
