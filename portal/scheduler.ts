@@ -1,28 +1,50 @@
-// `npm run scheduler`: a standalone scheduler process (scale-out). It shares the portal's table
+// `npm run scheduler`: a standalone scheduler process (scale-out). It shares the portal's tables
 // and config; leases keep every operation exactly-once however many of these run.
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { parseConfig, type Config } from './src/lib/config/env';
-import type { InstanceDriver } from './src/lib/drivers/driver';
+import { ConfigError, parseConfig } from './src/lib/config/env';
+import { challengesDir } from './src/lib/config/paths';
+import { ChallengeCatalog } from './src/lib/challenges/catalog';
+import { createDriver } from './src/lib/drivers/select';
+import { EventHub } from './src/lib/events/hub';
+import { InterviewLifecycle } from './src/lib/interviews/lifecycle';
 import { createLogger } from './src/lib/log/logger';
-import type { InterviewHooks } from './src/lib/operations/interview-hooks';
 import { startSchedulerProcess } from './src/lib/scheduler/process';
+import { createStorage } from './src/lib/storage';
 import { createDocumentClient } from './src/lib/store/client';
+import { EventFeed } from './src/lib/store/events';
+import { InterviewStore } from './src/lib/store/interviews';
+import { OperationLogStore } from './src/lib/store/operation-logs';
 
-// TODO(lead): wire the real driver (DRIVER=local|aws) and the interview service's hooks.
-async function runtimeParts(
-  config: Config,
-  _db: DynamoDBDocumentClient,
-): Promise<{ driver: InstanceDriver; hooks: InterviewHooks }> {
-  throw new Error(`the standalone scheduler is not wired to the ${config.DRIVER} driver yet`);
+let config;
+try {
+  config = parseConfig(process.env);
+} catch (e) {
+  if (e instanceof ConfigError) {
+    console.error(e.message);
+    process.exit(1);
+  }
+  throw e;
 }
-
-const config = parseConfig(process.env);
 const logger = createLogger(config.LOG_LEVEL, 'scheduler');
-if (!config.DYNAMODB_ENDPOINT && config.DRIVER === 'local') {
+if (!config.DYNAMODB_ENDPOINT) {
   // The embedded dynalite belongs to the portal process (one process per data directory).
   logger.error('set DYNAMODB_ENDPOINT: a standalone scheduler needs a shared DynamoDB endpoint');
   process.exit(2);
 }
 const db = createDocumentClient({ endpoint: config.DYNAMODB_ENDPOINT, region: config.AWS_REGION });
-const { driver, hooks } = await runtimeParts(config, db);
-await startSchedulerProcess({ config, db, driver, hooks, logger });
+// A hub without polling: it stores global events so portal processes' hubs see them.
+const publisher = new EventHub({
+  logs: new OperationLogStore(db, config.tables.operationLogs),
+  feed: new EventFeed({ db, table: config.tables.events }),
+  pollMs: 0,
+  log: logger,
+});
+const driver = await createDriver(config, {
+  challenges: new ChallengeCatalog(challengesDir),
+  storage: createStorage(config),
+  log: logger,
+});
+const hooks = new InterviewLifecycle({
+  store: new InterviewStore(db, config.tables.interviews),
+  publisher,
+});
+await startSchedulerProcess({ config, db, driver, hooks, publisher, logger });

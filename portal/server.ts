@@ -44,6 +44,7 @@ async function main() {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
+  await runtime.start(port);
   log.info({ port, url: config.publicUrl }, 'portal listening');
   // A plain line for people (and for test harnesses waiting on readiness).
   console.log(`Portal ready on http://${config.HOST}:${port}`);

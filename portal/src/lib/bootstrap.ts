@@ -18,6 +18,12 @@ import { OperationLogStore } from './store/operation-logs';
 import { OperationStore } from './store/operations';
 import { ensureTables } from './store/tables';
 import { createDriver } from './drivers/select';
+import { candidateLinksFor } from './auth/candidate-links';
+import { createInstanceProxy } from './proxy/instance-proxy';
+import { Reconciler, liveInterviewsFrom } from './drivers/local/reconciler';
+import { LocalDriver } from './drivers/local/driver';
+import { createStorage } from './storage';
+import { startScheduler } from './scheduler/start';
 
 /**
  * Builds the process-wide runtime from a validated config: database (embedded dynalite unless
@@ -59,25 +65,45 @@ export async function bootstrap(config: Config): Promise<Runtime> {
   });
   const challenges = new ChallengeCatalog(challengesDir);
   const interviewStore = new InterviewStore(db, config.tables.interviews);
+  const links = candidateLinksFor({ config, db, adminToken: admin.token, log });
   const interviews = new InterviewService({
     store: interviewStore,
     challenges,
     operations: engine,
     publisher: hub,
+    candidateLinks: links,
   });
   const lifecycle = new InterviewLifecycle({ store: interviewStore, publisher: hub });
-  const warnings: string[] = [];
+  const storage = createStorage(config);
 
-  let scheduler: Runtime['scheduler'];
-  if (config.SCHEDULER_ENABLED) {
-    const driver = await createDriver(config, { challenges, log });
-    warnings.push(...(driver.warnings?.() ?? []));
-    const { startScheduler } = await import('./scheduler/start');
-    const s = await startScheduler({ config, db, driver, hooks: lifecycle, publisher: hub, engine, log });
-    scheduler = s;
-    closers.push(() => s.close());
-  }
+  // The port is known only once the server listens; readiness checks go through the proxy then.
+  let listeningPort: number | undefined;
+  const driver = await createDriver(config, {
+    challenges,
+    storage,
+    log,
+    checkProxy: async (id) => {
+      if (listeningPort === undefined) return false;
+      const res = await fetch(`http://127.0.0.1:${listeningPort}/i/${id}/healthz`);
+      await res.body?.cancel();
+      return res.ok;
+    },
+  });
+  const warnings = driver.warnings?.() ?? [];
+  for (const w of warnings) log.warn(w);
 
+  const instanceProxy =
+    driver instanceof LocalDriver
+      ? createInstanceProxy({
+          resolveSocket: (id) => driver.socketOf(id),
+          secret: admin.token,
+          adminToken: admin.token,
+          audit: (e) => log.info({ audit: true, ...e }, String(e.event)),
+        })
+      : undefined;
+  if (instanceProxy) closers.push(() => instanceProxy.close());
+
+  let scheduler: Awaited<ReturnType<typeof startScheduler>> | undefined;
   const runtime: Runtime = {
     config,
     log,
@@ -88,8 +114,32 @@ export async function bootstrap(config: Config): Promise<Runtime> {
     challenges,
     interviews,
     engine,
-    scheduler,
+    storage,
+    get scheduler() {
+      return scheduler;
+    },
+    instanceProxy,
     warnings,
+    async start(port: number) {
+      listeningPort = port;
+      // Reconcile first: on a restart, adopt live instances and reap strays before new work.
+      if (driver instanceof LocalDriver) {
+        const reconciler = new Reconciler({
+          driver,
+          liveInterviews: liveInterviewsFrom(interviewStore),
+          graceMs: config.DESTROY_GRACE_SECONDS * 1000,
+          intervalMs: config.RECONCILE_INTERVAL_MS,
+          log,
+        });
+        reconciler.start();
+        closers.push(() => reconciler.close());
+      }
+      if (config.SCHEDULER_ENABLED) {
+        const s = await startScheduler({ config, driver, hooks: lifecycle, publisher: hub, engine, log });
+        scheduler = s;
+        closers.push(() => s.close());
+      }
+    },
     async close() {
       setRuntime(undefined);
       for (const close of closers.reverse()) {

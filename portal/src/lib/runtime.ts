@@ -8,6 +8,7 @@ import type { InterviewService } from './interviews/service';
 import type { OperationsEngine } from './operations/engine';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Storage } from './storage';
 
 /**
  * The process-wide services, built once by `server.ts` (see `lib/bootstrap.ts`).
@@ -28,12 +29,16 @@ export interface Runtime {
   challenges: ChallengeCatalog;
   interviews: InterviewService;
   engine: OperationsEngine;
-  /** Present when this process runs the scheduler. */
+  /** Archives and other blobs (filesystem or S3). */
+  storage: Storage;
+  /** Present once this process runs the scheduler. */
   scheduler?: { lastTick(): { at: number } | null };
   /** The /i/<interviewId>/ reverse proxy, when the driver serves IDEs through the portal. */
   instanceProxy?: InstanceProxy;
   /** Degradations worth showing in /api/health (e.g. no sandbox available). */
   warnings: string[];
+  /** Starts background work (reconciler, scheduler) once the server listens on `port`. */
+  start(port: number): Promise<void>;
   /** Stops background work and closes connections (graceful shutdown). */
   close(): Promise<void>;
 }

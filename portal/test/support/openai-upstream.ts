@@ -214,6 +214,8 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
     for (let i = 0; i < visible; i++) {
       if (closed) return;
       if (behaviour.dropAfter !== undefined && i >= behaviour.dropAfter) {
+        // Let what was written reach the client first, as a real mid-answer drop would.
+        await sleep(10);
         res.socket?.destroy();
         return;
       }
@@ -247,6 +249,7 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
     res.end('data: [DONE]\n\n');
   }
 
+  encoder('gpt-4o-mini'); // load the tokenizer now, not inside the first request
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {

@@ -4,14 +4,21 @@ import type { ChallengeCatalog } from '../challenges/catalog';
 import type { Config } from '../config/env';
 import { repoRoot } from '../config/paths';
 import type { Logger } from '../log/logger';
+import type { Storage } from '../storage';
 import type { InstanceDriver } from './driver';
+import { createLocalDriver } from './local/driver';
 
 export type SelectedDriver = InstanceDriver & { warnings?(): string[] };
 
 /** Builds the instance driver named by DRIVER. */
 export async function createDriver(
   config: Config,
-  deps: { challenges: ChallengeCatalog; log: Logger },
+  deps: {
+    challenges: ChallengeCatalog;
+    storage: Storage;
+    log: Logger;
+    checkProxy?: (interviewId: string) => Promise<boolean>;
+  },
 ): Promise<SelectedDriver> {
   switch (config.DRIVER) {
     case 'fake': {
@@ -22,7 +29,19 @@ export async function createDriver(
       return new FakeDriver({ recordFile: path.join(config.DATA_DIR, 'fake-driver.jsonl') });
     }
     case 'local':
+      return createLocalDriver({
+        dataDir: config.DATA_DIR,
+        runtimeDir: config.RUNTIME_DIR,
+        extensionsDir: config.EXTENSIONS_DIR,
+        challenges: deps.challenges,
+        storage: deps.storage,
+        sandbox: config.SANDBOX,
+        network: config.INSTANCE_NETWORK,
+        archiveMaxBytes: config.ARCHIVE_MAX_BYTES,
+        readyTimeoutMs: config.INSTANCE_READY_TIMEOUT_MS,
+        ...(deps.checkProxy && { checkProxy: deps.checkProxy }),
+      });
     case 'aws':
-      throw new Error(`DRIVER=${config.DRIVER} is not available yet`);
+      throw new Error('DRIVER=aws is not available yet: use DRIVER=local');
   }
 }

@@ -230,7 +230,7 @@ export class Exchange {
           status = 'error';
           error = bad;
         } else if (this.reason) {
-          status = 'stopped';
+          status = this.reason === 'idle' ? 'error' : 'stopped';
           error = this.stopError();
         } else if (!sawDone && !this.acc.usage) {
           status = 'error';
@@ -239,7 +239,7 @@ export class Exchange {
       } catch {
         // A read failed: our own abort, or the provider's connection dropped mid-answer.
         if (this.reason) {
-          status = 'stopped';
+          status = this.reason === 'idle' ? 'error' : 'stopped';
           error = this.stopError();
         } else {
           status = 'error';

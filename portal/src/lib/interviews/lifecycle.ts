@@ -29,7 +29,6 @@ export class InterviewLifecycle implements InterviewHooks {
       store: InterviewStore;
       publisher: EventPublisher;
       specOptions?: SpecOptions;
-      candidateUrl?: (interview: InterviewRecord) => string | undefined;
       clock?: () => number;
     },
   ) {}
@@ -57,7 +56,7 @@ export class InterviewLifecycle implements InterviewHooks {
       .global({
         type: 'interview.updated',
         interviewId,
-        data: { ...toInterviewView(updated, this.deps.candidateUrl?.(updated)) },
+        data: { ...toInterviewView(updated) },
       })
       .catch(() => {});
   }

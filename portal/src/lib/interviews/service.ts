@@ -28,8 +28,11 @@ export interface InterviewServiceDeps {
   publisher: EventPublisher;
   budget?: BudgetControl;
   clock?: () => number;
-  /** Builds the candidate-facing URL for an interview, when instances are wired. */
-  candidateUrl?: (interview: InterviewRecord) => string | undefined;
+  /** The candidate's personal link (issued once per interview; see auth/candidate-links.ts). */
+  candidateLinks?: {
+    issue(interview: Pick<InterviewRecord, 'id'>): Promise<string>;
+    urlFor(interviewId: string): Promise<string | null>;
+  };
 }
 
 /** Interviewer-facing interview lifecycle: create, list, get, destroy, extend. */
@@ -78,12 +81,16 @@ export class InterviewService {
       version: 1,
     };
     await this.deps.store.put(record);
+    const candidateUrl = await this.deps.candidateLinks?.issue(record);
     await this.publish(record);
-    return this.view(record);
+    return toInterviewView(record, candidateUrl);
   }
 
+  /** One interview, with the candidate's link for the interviewer. */
   async get(id: string): Promise<InterviewView> {
-    return this.view(await this.require(id));
+    const record = await this.require(id);
+    const url = await this.deps.candidateLinks?.urlFor(id);
+    return toInterviewView(record, url ?? undefined);
   }
 
   async list(createdBy: string, limit: number, cursor?: string): Promise<Page<InterviewView>> {
@@ -136,8 +143,9 @@ export class InterviewService {
     return r;
   }
 
+  /** Without the candidate link: lists and events don't carry it (one store read each). */
   private view(r: InterviewRecord): InterviewView {
-    return toInterviewView(r, this.deps.candidateUrl?.(r));
+    return toInterviewView(r);
   }
 
   private async publish(r: InterviewRecord): Promise<void> {

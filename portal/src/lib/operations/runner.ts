@@ -106,10 +106,14 @@ export class OperationRunner {
     lease.start();
     let writer: LogWriter;
     try {
-      writer = await LogWriter.resume({
+      // Claimed from the queue: the record knows where the log ends. After an expired lease the
+      // dead runner may have written more, so ask the log itself.
+      const fromQueue = op.claimedFrom === 'pending' || op.claimedFrom === 'scheduled';
+      writer = new LogWriter({
         store: deps.logs,
         publisher: deps.publisher,
         operationId: op.id,
+        afterSeq: fromQueue ? (op.logSeq ?? 0) : await deps.logs.lastSeq(op.id),
         clock: deps.clock,
         canWrite: () => lease.held(),
         onLost: (reason) => this.fire('lease-lost', `log: ${reason}`),
@@ -183,6 +187,7 @@ export class OperationRunner {
         ...ref,
         scheduledAt: verdict.scheduledAt,
         now,
+        logSeq: writer.storedSeq,
         error: verdict.error,
         ...(verdict.release && { attemptDelta: -1 as const }),
       });

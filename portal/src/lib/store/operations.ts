@@ -111,7 +111,7 @@ export class OperationStore {
         'attempt < :max AND ((#s IN (:pending, :scheduled) AND scheduledAt <= :now) OR ' +
         '(#s = :running AND leaseUntil < :now))',
       UpdateExpression:
-        'SET #s = :running, #o = :owner, leaseUntil = :until, ' +
+        'SET claimedFrom = #s, #s = :running, #o = :owner, leaseUntil = :until, ' +
         'startedAt = if_not_exists(startedAt, :now) ADD attempt :one, version :one',
       ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
       ExpressionAttributeValues: {
@@ -181,12 +181,19 @@ export class OperationStore {
    */
   async requeue(
     id: string,
-    a: LeaseRef & { scheduledAt: number; now: number; error?: string; attemptDelta?: 0 | -1 },
+    a: LeaseRef & {
+      scheduledAt: number;
+      now: number;
+      /** The last log seq stored (the whole log is flushed before the requeue). */
+      logSeq: number;
+      error?: string;
+      attemptDelta?: 0 | -1;
+    },
   ): Promise<OperationRecord | null> {
     return this.update(id, {
       ConditionExpression: '#o = :owner AND version = :v AND #s = :running',
       UpdateExpression:
-        `SET #s = :status, scheduledAt = :at${a.error !== undefined ? ', #e = :error' : ''} ` +
+        `SET #s = :status, scheduledAt = :at, logSeq = :seq${a.error !== undefined ? ', #e = :error' : ''} ` +
         'REMOVE leaseUntil, #o ADD version :one, attempt :delta',
       ExpressionAttributeNames: {
         '#s': 'status',
@@ -199,6 +206,7 @@ export class OperationStore {
         ':running': RUNNING,
         ':status': a.scheduledAt > a.now ? SCHEDULED : PENDING,
         ':at': a.scheduledAt,
+        ':seq': a.logSeq,
         ':one': 1,
         ':delta': a.attemptDelta ?? 0,
         ...(a.error !== undefined && { ':error': a.error }),

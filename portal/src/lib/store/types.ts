@@ -31,6 +31,13 @@ export interface OperationRecord {
   attempt: number;
   version: number;
   cancelRequested?: boolean;
+  /** Set by each claim: the status it claimed from (a resumed expired lease says `running`). */
+  claimedFrom?: OperationStatus;
+  /**
+   * The last log seq stored when the operation was put back in the queue, so the next claimer
+   * continues the log without a query (after an expired lease it queries instead).
+   */
+  logSeq?: number;
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
