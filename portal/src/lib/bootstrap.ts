@@ -24,6 +24,7 @@ import { Reconciler, liveInterviewsFrom } from './drivers/local/reconciler';
 import { LocalDriver } from './drivers/local/driver';
 import { createStorage } from './storage';
 import { startScheduler } from './scheduler/start';
+import { probeHttp } from './http/probe';
 
 /**
  * Builds the process-wide runtime from a validated config: database (embedded dynalite unless
@@ -82,12 +83,10 @@ export async function bootstrap(config: Config): Promise<Runtime> {
     challenges,
     storage,
     log,
-    checkProxy: async (id) => {
-      if (listeningPort === undefined) return false;
-      const res = await fetch(`http://127.0.0.1:${listeningPort}/i/${id}/healthz`);
-      await res.body?.cancel();
-      return res.ok;
-    },
+    checkProxy: (id) =>
+      listeningPort === undefined
+        ? Promise.resolve(false)
+        : probeHttp(`http://127.0.0.1:${listeningPort}/i/${encodeURIComponent(id)}/healthz`, 2000),
   });
   const warnings = driver.warnings?.() ?? [];
   for (const w of warnings) log.warn(w);
@@ -122,6 +121,8 @@ export async function bootstrap(config: Config): Promise<Runtime> {
     warnings,
     async start(port: number) {
       listeningPort = port;
+      // PORT=0 (tests) without PUBLIC_URL: links must name the port actually listened on.
+      if (!config.PUBLIC_URL && config.PORT === 0) config.publicUrl = `http://localhost:${port}`;
       // Reconcile first: on a restart, adopt live instances and reap strays before new work.
       if (driver instanceof LocalDriver) {
         const reconciler = new Reconciler({
