@@ -31,6 +31,7 @@ const step = (title, cmd, args) => {
 
 if ((process.env.DRIVER ?? 'local') === 'local' && existsSync(path.join(root, 'instance/runtime/install.mjs'))) {
   step('code-server runtime', process.execPath, ['instance/runtime/install.mjs']);
+  step('AI extension (.vsix, installed into the shared extensions dir)', 'npm', ['run', '--silent', 'build', '-w', 'instance/extension']);
 }
 ensureBuilt(root);
 

@@ -14,5 +14,10 @@ for (const f of files) {
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 }
 if (files.length === 0) failed += 1; // a runner that wrote no report failed
+// Non-vitest checks (e.g. the typecheck) leave a `<name>.status` file holding pass or fail.
+for (const f of readdirSync(dir).filter((f) => f.endsWith('.status'))) {
+  if (readFileSync(path.join(dir, f), 'utf8').trim() === 'pass') passed += 1;
+  else failed += 1;
+}
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -38,7 +38,13 @@ describe.skipIf(!existsSync('/usr/bin/bwrap') || !existsSync('/usr/bin/nsenter')
     // Another instance's files, which this one must not see.
     mkdirSync(path.join(data.dir, 'instances', 'other', 'workspace'), { recursive: true });
     writeFileSync(path.join(data.dir, 'instances', 'other', 'workspace', 'secret.txt'), 'other candidate');
-    listener = net.createServer((s) => s.end('hello')).listen(0, '127.0.0.1');
+    // bash closes its end at once: the reset is expected, not an error of the test.
+    listener = net
+      .createServer((s) => {
+        s.on('error', () => {});
+        s.end('hello');
+      })
+      .listen(0, '127.0.0.1');
     await new Promise((r) => listener.once('listening', r));
     port = (listener.address() as net.AddressInfo).port;
     driver = testDriver(data.dir, { sandbox: 'bwrap', network: 'none' });
