@@ -1,6 +1,6 @@
 /**
  * `npm run stop-all`: stops EVERY local instance, live interviews included, archiving each
- * workspace to storage first. For taking a host down; a normal portal stop (Ctrl-C) leaves live
+ * workspace to storage first, and the warm pool's empty instances. For taking a host down; a normal portal stop (Ctrl-C) leaves live
  * IDEs running so candidates can keep working across a portal restart.
  */
 import { ChallengeCatalog } from '../src/lib/challenges/catalog';
@@ -18,6 +18,7 @@ const driver = createLocalDriver({
   storage: createStorage(config),
   sandbox: config.SANDBOX,
   archiveMaxBytes: config.ARCHIVE_MAX_BYTES,
+  log: (level, m) => console.log(`  [${level}] ${m}`),
 });
 const running = await driver.list();
 console.log(`stopping ${running.length} instance(s) under ${config.DATA_DIR}`);
@@ -34,5 +35,6 @@ for (const inst of running) {
     console.error(`  [${inst.interviewId}] failed: ${(e as Error).message}`);
   }
 }
+await driver.stopAllWarm();
 console.log(failed ? `done, ${failed} problem(s) above` : 'done');
 process.exit(failed ? 1 : 0);

@@ -2,6 +2,8 @@
  * `npm run bench:provision`: N creates of real code-server instances (sequential), each timed from
  * the driver call until /healthz answers THROUGH the portal's proxy; then destroy (archive + stop)
  * times and the idle memory of one instance. Last line: one JSON object.
+ * Then the same number of creates with a warm pool of one (each waits until the pool has refilled,
+ * as a create an interview's lead time after the previous one would).
  * Env: BENCH_CREATES (default 10), SANDBOX (auto|bwrap|none).
  */
 import http from 'node:http';
@@ -28,6 +30,7 @@ async function main() {
     challenges: new ChallengeCatalog(challengesDir),
     storage: new FsStorage(path.join(dataDir, 'storage')),
     sandbox,
+    warmPoolSize: 1,
     checkProxy: async (id) => (await fetch(`${proxyUrl}/i/${id}/healthz`)).ok,
   });
   const proxy = createInstanceProxy({ resolveSocket: (id) => driver.socketOf(id), secret, adminToken: secret, audit: () => {} });
@@ -37,6 +40,7 @@ async function main() {
 
   const ready: number[] = [];
   const destroy: number[] = [];
+  const warmReady: number[] = [];
   let idleRss = 0;
   try {
     for (let i = 0; i < creates; i++) {
@@ -53,7 +57,19 @@ async function main() {
       destroy.push(performance.now() - t1);
       console.log(`create ${i + 1}/${creates}: ready ${ready.at(-1)!.toFixed(0)} ms, destroy ${destroy.at(-1)!.toFixed(0)} ms`);
     }
+    const pool = (await driver.startWarmPool())!;
+    for (let i = 0; i < creates; i++) {
+      await pool.settled();
+      const id = `bench-warm-${i}`;
+      const t0 = performance.now();
+      const info = await driver.create({ interviewId: id, challengeId: 'js-http-api-design', deadlineAt: Date.now() + 3_600_000 }, ctx);
+      warmReady.push(performance.now() - t0);
+      if (!info.details?.warm) throw new Error('a warm-pool create started cold');
+      await driver.destroy(id, ctx);
+      console.log(`warm create ${i + 1}/${creates}: ready ${warmReady.at(-1)!.toFixed(0)} ms`);
+    }
   } finally {
+    await driver.stopWarmPool();
     server.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -64,7 +80,8 @@ async function main() {
       sandbox: driver.sandboxKind,
       ready_p50_ms: percentile(ready, 50),
       ready_p95_ms: percentile(ready, 95),
-      warm_ready_p50_ms: null, // warm pool not built yet
+      warm_ready_p50_ms: percentile(warmReady, 50),
+      warm_ready_p95_ms: percentile(warmReady, 95),
       destroy_p50_ms: percentile(destroy, 50),
       idle_instance_rss_mb: Math.round(idleRss),
     }),

@@ -1,7 +1,10 @@
 /**
  * SSE fan-out benchmark (DESIGN: 1,000 clients per process, event p99 ≤ 250 ms).
  *
- *   cd portal && npm run bench:sse        (env: CLIENTS, EVENTS, RATE)
+ *   cd portal && npm run bench:sse
+ *   env: CLIENTS (1000), EVENTS per phase (300), RATE per second (20),
+ *        BENCH_DEBUG=1 (event-loop lag and CPU of both sides every second),
+ *        BENCH_PROFILE=<dir> (CPU profile of the server process)
  *
  * Processes: dynalite; ONE server process (this file, role `server`) serving the real route
  * handlers of /api/operations/[id]/events behind a plain node:http adapter (the Next server is
@@ -14,16 +17,16 @@
  * the server's hub finds them with its catch-up reads. Every entry carries its creation time
  * (`data.t`, ms since the epoch with sub-ms precision); latency = client receive − t.
  *
- * To run against the real portal instead: start `server.ts` with DYNAMODB_ENDPOINT/TABLE_PREFIX/
- * ADMIN_TOKEN in `startServer()` and produce the local events with the in-process engine; the
- * client side only needs the base URL and the token.
+ * To run against the real portal instead: in `main()`, spawn `server.ts` (DYNAMODB_ENDPOINT,
+ * TABLE_PREFIX, ADMIN_TOKEN=TOKEN, SCHEDULER_ENABLED=false) instead of the `server` role, and
+ * produce phase 1's local events in that process (e.g. a dev-only route calling
+ * `runtime.hub.operationEvents`); `openClient` only needs the port and the token.
  *
  * Prints progress, then one JSON line last.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { execSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -79,7 +82,10 @@ async function serverRole(shared: Shared): Promise<void> {
     res.on('close', () => abort.abort());
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
-    const request = new Request(`http://${req.headers.host}${req.url}`, { headers, signal: abort.signal });
+    const request = new Request(`http://${req.headers.host}${req.url}`, {
+      headers,
+      signal: abort.signal,
+    });
     const path = new URL(request.url).pathname;
     const op = /^\/api\/operations\/([^/]+)\/events$/.exec(path);
     const response = op
@@ -106,7 +112,9 @@ async function serverRole(shared: Shared): Promise<void> {
       const c = process.cpuUsage(cpu);
       cpu = process.cpuUsage();
       const s = hub.stats();
-      console.log(`[server] loop p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms, cpu ${((c.user + c.system) / 1e4).toFixed(0)}%, reads ${s.storeReads}, delivered ${s.delivered}`);
+      console.log(
+        `[server] loop p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms, cpu ${((c.user + c.system) / 1e4).toFixed(0)}%, reads ${s.storeReads}, delivered ${s.delivered}`,
+      );
       h.reset();
     }, 1000).unref();
   }
@@ -120,14 +128,28 @@ async function serverRole(shared: Shared): Promise<void> {
       for (let i = 0; i < m.count; i++) {
         const wait = start + (i * 1000) / m.rate - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const e: OperationEvent = { seq: m.from + i, ts: Date.now(), kind: 'log', message: 'local', data: { t: preciseNow(), path: 'local' } };
+        const e: OperationEvent = {
+          seq: m.from + i,
+          ts: Date.now(),
+          kind: 'log',
+          message: 'local',
+          data: { t: preciseNow(), path: 'local' },
+        };
         await logs.append(OPERATION_ID, [e], Date.now());
         hub.operationEvents(OPERATION_ID, [e]);
       }
       process.send!({ done: 'publish' });
     } else if (m.cmd === 'stats') {
       const rss = process.memoryUsage().rss;
-      process.send!({ rssMb: rss / 2 ** 20, peakRssMb: Math.max(peakRss, rss) / 2 ** 20, hub: hub.stats() });
+      // Heap after a full GC: what the connections really hold (RSS keeps freed pages a while).
+      (globalThis as { gc?: () => void }).gc?.();
+      const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+      process.send!({
+        rssMb: rss / 2 ** 20,
+        peakRssMb: Math.max(peakRss, rss) / 2 ** 20,
+        heapMb,
+        hub: hub.stats(),
+      });
     } else if (m.cmd === 'exit') {
       hub.close();
       server.closeAllConnections();
@@ -143,14 +165,25 @@ async function serverRole(shared: Shared): Promise<void> {
 
 // ---------------------------------------------------------------- writer role
 
-async function writerRole(shared: Shared, from: number, count: number, rate: number): Promise<void> {
+async function writerRole(
+  shared: Shared,
+  from: number,
+  count: number,
+  rate: number,
+): Promise<void> {
   const db = createDocumentClient({ endpoint: shared.endpoint, region: 'us-east-1' });
   const logs = new OperationLogStore(db, shared.tables.operationLogs);
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const e: OperationEvent = { seq: from + i, ts: Date.now(), kind: 'log', message: 'remote', data: { t: preciseNow(), path: 'remote' } };
+    const e: OperationEvent = {
+      seq: from + i,
+      ts: Date.now(),
+      kind: 'log',
+      message: 'remote',
+      data: { t: preciseNow(), path: 'remote' },
+    };
     await logs.append(OPERATION_ID, [e], Date.now());
   }
   db.destroy();
@@ -197,7 +230,8 @@ function openClient(port: number, agent: http.Agent): Promise<Client> {
             else if (e.seq > client.lastSeq + 1) client.gap += e.seq - client.lastSeq - 1;
             client.lastSeq = Math.max(client.lastSeq, e.seq);
             const t = e.data?.t as number | undefined;
-            if (t !== undefined) (e.data?.path === 'local' ? samples.local : samples.remote).push(now - t);
+            if (t !== undefined)
+              (e.data?.path === 'local' ? samples.local : samples.remote).push(now - t);
           }
         });
         res.once('error', () => {});
@@ -235,7 +269,14 @@ process.on('exit', () => children.forEach((c) => c.kill()));
 
 function spawnRole(args: string[], shared: Shared): ChildProcess {
   const child = fork(self, args, {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--expose-gc',
+      ...(process.env.BENCH_PROFILE && args[0] === 'server'
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+        : []),
+    ],
     env: { ...process.env, BENCH_SHARED: JSON.stringify(shared) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -255,17 +296,39 @@ async function main(): Promise<void> {
     // unknown
   }
   if (fdLimit < clients + 200) {
-    console.log(`WARNING: open-file limit ${fdLimit} < ${clients + 200}: raise it (ulimit -n 4096) or expect EMFILE`);
+    console.log(
+      `WARNING: open-file limit ${fdLimit} < ${clients + 200}: raise it (ulimit -n 4096) or expect EMFILE`,
+    );
   }
 
+  if (process.env.BENCH_DEBUG) {
+    const { monitorEventLoopDelay } = await import('node:perf_hooks');
+    const h = monitorEventLoopDelay({ resolution: 10 });
+    h.enable();
+    let cpu = process.cpuUsage();
+    setInterval(() => {
+      const c = process.cpuUsage(cpu);
+      cpu = process.cpuUsage();
+      console.log(
+        `[clients] loop p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms, cpu ${((c.user + c.system) / 1e4).toFixed(0)}%`,
+      );
+      h.reset();
+    }, 1000).unref();
+  }
   const dynalite = await startDynalite();
   const tables = tableNames(`bench${randomBytes(3).toString('hex')}`, 'sse');
   const db = createDocumentClient({ endpoint: dynalite.endpoint, region: 'us-east-1' });
   await ensureTables(db as unknown as DynamoDBClient, tables);
   const now = Date.now();
   await new OperationStore(db, tables.operations).put({
-    id: OPERATION_ID, interviewId: 'iv_bench', type: 'create', status: 'running',
-    scheduledAt: now, attempt: 1, version: 1, createdAt: now,
+    id: OPERATION_ID,
+    interviewId: 'iv_bench',
+    type: 'create',
+    status: 'running',
+    scheduledAt: now,
+    attempt: 1,
+    version: 1,
+    createdAt: now,
   });
   const shared: Shared = { endpoint: dynalite.endpoint, tables, token: TOKEN };
   console.log(`dynalite at ${dynalite.endpoint}`);
@@ -274,7 +337,9 @@ async function main(): Promise<void> {
   const { port } = await new Promise<{ port: number }>((resolve) =>
     server.on('message', (m: { port?: number }) => m.port && resolve(m as { port: number })),
   );
-  console.log(`server: one node:http process (pid ${server.pid}) serving the real route handlers on :${port}`);
+  console.log(
+    `server: one node:http process (pid ${server.pid}) serving the real route handlers on :${port}`,
+  );
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const conns: Client[] = [];
@@ -289,11 +354,21 @@ async function main(): Promise<void> {
       throw e;
     }
   }
-  console.log(`${conns.length} SSE clients connected in ${Math.round(performance.now() - connectStart)} ms`);
-  const idle = await request<{ rssMb: number; hub: unknown }>(server, { cmd: 'stats' }, 'rssMb');
-  console.log(`server RSS with ${clients} idle clients: ${idle.rssMb.toFixed(0)} MB; hub ${JSON.stringify(idle.hub)}`);
+  console.log(
+    `${conns.length} SSE clients connected in ${Math.round(performance.now() - connectStart)} ms`,
+  );
+  const idle = await request<{ rssMb: number; heapMb: number; hub: unknown }>(
+    server,
+    { cmd: 'stats' },
+    'rssMb',
+  );
+  console.log(
+    `server with ${clients} idle clients: RSS ${idle.rssMb.toFixed(0)} MB, heap ${idle.heapMb.toFixed(0)} MB; hub ${JSON.stringify(idle.hub)}`,
+  );
 
-  console.log(`phase 1: ${events} local publishes at ${rate}/s (stored, then published to the hub)`);
+  console.log(
+    `phase 1: ${events} local publishes at ${rate}/s (stored, then published to the hub)`,
+  );
   await request(server, { cmd: 'publish', from: 1, count: events, rate }, 'done');
   await waitFor(() => conns.every((c) => c.lastSeq >= events), 5000);
   console.log(
@@ -301,7 +376,9 @@ async function main(): Promise<void> {
       `max ${round(max(samples.local))} ms over ${samples.local.length} deliveries`,
   );
 
-  console.log(`phase 2: ${events} entries stored by another process at ${rate}/s (hub catch-up reads)`);
+  console.log(
+    `phase 2: ${events} entries stored by another process at ${rate}/s (hub catch-up reads)`,
+  );
   const writer = spawnRole(['writer', String(events + 1), String(events), String(rate)], shared);
   await new Promise((r) => writer.on('message', r));
   await waitFor(() => conns.every((c) => c.lastSeq >= 2 * events), 5000);
@@ -310,12 +387,20 @@ async function main(): Promise<void> {
       `max ${round(max(samples.remote))} ms over ${samples.remote.length} deliveries`,
   );
 
-  const stats = await request<{ rssMb: number; peakRssMb: number; hub: { storeReads: number } }>(server, { cmd: 'stats' }, 'rssMb');
+  const stats = await request<{
+    rssMb: number;
+    peakRssMb: number;
+    heapMb: number;
+    hub: { storeReads: number };
+  }>(server, { cmd: 'stats' }, 'rssMb');
   const expected = clients * 2 * events;
   const received = samples.local.length + samples.remote.length;
   const dup = conns.reduce((s, c) => s + c.dup, 0);
-  const gap = conns.reduce((s, c) => s + c.gap, 0) + conns.reduce((s, c) => s + (2 * events - c.lastSeq), 0);
-  console.log(`server RSS now ${stats.rssMb.toFixed(0)} MB (peak ${stats.peakRssMb.toFixed(0)} MB); hub ${JSON.stringify(stats.hub)}`);
+  const gap =
+    conns.reduce((s, c) => s + c.gap, 0) + conns.reduce((s, c) => s + (2 * events - c.lastSeq), 0);
+  console.log(
+    `server now: RSS ${stats.rssMb.toFixed(0)} MB (peak ${stats.peakRssMb.toFixed(0)} MB), heap ${stats.heapMb.toFixed(0)} MB; hub ${JSON.stringify(stats.hub)}`,
+  );
   console.log(`deliveries ${received}/${expected}, lost ${gap}, duplicated ${dup}`);
 
   for (const c of conns) c.res.destroy();
@@ -340,6 +425,8 @@ async function main(): Promise<void> {
       cross_process_max_ms: round(max(samples.remote)),
       rss_mb: Math.round(stats.peakRssMb),
       rss_idle_clients_mb: Math.round(idle.rssMb),
+      heap_idle_clients_mb: Math.round(idle.heapMb),
+      heap_after_mb: Math.round(stats.heapMb),
       deliveries: received,
       lost: gap,
       duplicated: dup,
@@ -354,7 +441,9 @@ async function waitFor(pred: () => boolean, ms: number): Promise<void> {
 }
 
 const [role, ...args] = process.argv.slice(2);
-const shared = process.env.BENCH_SHARED ? (JSON.parse(process.env.BENCH_SHARED) as Shared) : undefined;
+const shared = process.env.BENCH_SHARED
+  ? (JSON.parse(process.env.BENCH_SHARED) as Shared)
+  : undefined;
 // No top-level await: scripts/ is not an ES module package, so tsx compiles this file to CJS.
 const run =
   role === 'server'

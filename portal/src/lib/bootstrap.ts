@@ -134,6 +134,9 @@ export async function bootstrap(config: Config): Promise<Runtime> {
         });
         reconciler.start();
         closers.push(() => reconciler.close());
+        // Graceful stop: unclaimed warm instances go; live interviews' instances keep running.
+        await driver.startWarmPool();
+        closers.push(() => driver.stopWarmPool());
       }
       if (config.SCHEDULER_ENABLED) {
         const s = await startScheduler({ config, driver, hooks: lifecycle, publisher: hub, engine, log });

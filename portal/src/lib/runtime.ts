@@ -9,6 +9,7 @@ import type { OperationsEngine } from './operations/engine';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Storage } from './storage';
+import type { Gateway } from './gateway/gateway';
 
 /**
  * The process-wide services, built once by `server.ts` (see `lib/bootstrap.ts`).
@@ -35,6 +36,11 @@ export interface Runtime {
   scheduler?: { lastTick(): { at: number } | null };
   /** The /i/<interviewId>/ reverse proxy, when the driver serves IDEs through the portal. */
   instanceProxy?: InstanceProxy;
+  /**
+   * The metered AI gateway (lib/gateway; built with `createGateway`). Optional until bootstrap
+   * wires it: the AI routes answer 503 without it.
+   */
+  gateway?: Gateway;
   /** Degradations worth showing in /api/health (e.g. no sandbox available). */
   warnings: string[];
   /** Starts background work (reconciler, scheduler) once the server listens on `port`. */

@@ -1,7 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDb, type TestDb } from '../support/dynalite';
 import { InterviewStore } from '@/lib/store/interviews';
@@ -9,29 +5,10 @@ import { CandidateLinkStore } from '@/lib/store/candidate-links';
 import { CandidateLinks } from '@/lib/auth/candidate-links';
 import { createInstanceProxy } from '@/lib/proxy/instance-proxy';
 import type { LocalDriver } from '@/lib/drivers/local/driver';
+import { launchChromium } from '../support/chromium';
 import { ctx, interviewRecord, startProxyServer, tempDataDir, testDriver } from '../local/helpers';
 
 const ADMIN = 'admin-token-for-e2e-tests-0123456789abc';
-const CHROMIUM = '/usr/bin/chromium';
-
-/** Debian's Chromium with its own profile and HOME (see notes/code-server-local.md). */
-export async function launchChromium(): Promise<{ browser: Browser; cleanup(): Promise<void> }> {
-  const home = mkdtempSync(path.join(tmpdir(), 'chromium-'));
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    env: { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_CACHE_HOME: path.join(home, '.cache'), TMPDIR: home, PATH: '/usr/bin:/bin' },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  return {
-    browser,
-    async cleanup() {
-      await browser.close().catch(() => {});
-      rmSync(home, { recursive: true, force: true });
-    },
-  };
-}
-
 describe('candidate opens the IDE in Chromium', () => {
   const data = tempDataDir();
   let db: TestDb;

@@ -29,13 +29,24 @@ it('delivers events stored by another process to this process’s subscribers wi
   const count = 6;
   const child = spawn(
     'npx',
-    ['tsx', 'test/events/fixtures/remote-writer.ts', t.endpoint, JSON.stringify(t.tables), opId, String(count), '170'],
+    [
+      'tsx',
+      'test/events/fixtures/remote-writer.ts',
+      t.endpoint,
+      JSON.stringify(t.tables),
+      opId,
+      String(count),
+      '170',
+    ],
     { cwd: portalDir, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const written: { key: string; at: number }[] = [];
   for await (const line of createInterface({ input: child.stdout! })) {
     const w = JSON.parse(line);
-    written.push({ key: `log:${w.seq}`, at: w.logStoredAt }, { key: `feed:${w.feedId}`, at: w.feedStoredAt });
+    written.push(
+      { key: `log:${w.seq}`, at: w.logStoredAt },
+      { key: `feed:${w.feedId}`, at: w.feedStoredAt },
+    );
   }
   expect(await new Promise((r) => child.once('close', r))).toBe(0);
   expect(written).toHaveLength(2 * count);

@@ -24,7 +24,9 @@ describe('EventFeed', () => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
       clock.now += i % 2; // several in the same ms
-      ids.push((await feed.append({ type: 'interview.updated', interviewId: `iv_${i}`, data: { i } })).id);
+      ids.push(
+        (await feed.append({ type: 'interview.updated', interviewId: `iv_${i}`, data: { i } })).id,
+      );
     }
     expect(ids.every((id) => FEED_ID_PATTERN.test(id))).toBe(true);
     expect([...ids].sort()).toEqual(ids);
@@ -32,7 +34,13 @@ describe('EventFeed', () => {
     expect(first.map((e) => e.id)).toEqual(ids.slice(2, 5));
     const rest = await feed.readSince(first.at(-1)!.id, 3);
     expect(rest.map((e) => e.id)).toEqual(ids.slice(5));
-    expect(rest[0]).toEqual({ id: ids[5], type: 'interview.updated', interviewId: 'iv_5', data: { i: 5 }, ts: clock.now });
+    expect(rest[0]).toEqual({
+      id: ids[5],
+      type: 'interview.updated',
+      interviewId: 'iv_5',
+      data: { i: 5 },
+      ts: clock.now,
+    });
   });
 
   it('never steps back within a process when the wall clock does', async () => {

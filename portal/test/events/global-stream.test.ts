@@ -18,16 +18,30 @@ afterEach(() => hub?.close());
 
 function connect(lastEventId?: string) {
   const abort = new AbortController();
-  const request = sseRequest('http://portal.test/api/events', { lastEventId, signal: abort.signal });
-  return globalEventStream(request, { hub, feed }, { heartbeatMs: 60_000 }).then((r) => readSse(r, abort));
+  const request = sseRequest('http://portal.test/api/events', {
+    lastEventId,
+    signal: abort.signal,
+  });
+  return globalEventStream(request, { hub, feed }, { heartbeatMs: 60_000 }).then((r) =>
+    readSse(r, abort),
+  );
 }
 
 describe('global event stream', () => {
   it('resumes after Last-Event-ID from the store, then follows local and remote changes, without duplicates', async () => {
-    hub = new EventHub({ logs: new OperationLogStore(t.db, t.tables.operationLogs), feed, pollMs: 0 });
+    hub = new EventHub({
+      logs: new OperationLogStore(t.db, t.tables.operationLogs),
+      feed,
+      pollMs: 0,
+    });
     const other = new EventFeed({ db: t.db, table: t.tables.events, processId: 'there' });
-    const seen = await feed.append({ type: 'interview.updated', interviewId: 'iv_a', data: { n: 0 } });
-    for (let n = 1; n <= 3; n++) await other.append({ type: 'interview.updated', interviewId: 'iv_a', data: { n } });
+    const seen = await feed.append({
+      type: 'interview.updated',
+      interviewId: 'iv_a',
+      data: { n: 0 },
+    });
+    for (let n = 1; n <= 3; n++)
+      await other.append({ type: 'interview.updated', interviewId: 'iv_a', data: { n } });
 
     const c = await connect(seen.id);
     await c.waitFor(() => c.events.length === 3, 2000, 'history');
@@ -44,7 +58,11 @@ describe('global event stream', () => {
   });
 
   it('rejects a Last-Event-ID that is not a feed id with 400', async () => {
-    hub = new EventHub({ logs: new OperationLogStore(t.db, t.tables.operationLogs), feed, pollMs: 0 });
+    hub = new EventHub({
+      logs: new OperationLogStore(t.db, t.tables.operationLogs),
+      feed,
+      pollMs: 0,
+    });
     await expect(connect('12')).rejects.toMatchObject({
       status: 400,
       fields: { 'headers.last-event-id': 'must be an event id from this stream' },

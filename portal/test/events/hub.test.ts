@@ -115,7 +115,11 @@ describe('EventHub', () => {
     const opId = newOpId();
     hub.subscribe(operationTopic(opId), () => {});
     await hub.ready(operationTopic(opId));
-    await logs.append(opId, [logEntry(1), { seq: 2, ts: Date.now(), kind: 'end', status: 'completed' }], Date.now());
+    await logs.append(
+      opId,
+      [logEntry(1), { seq: 2, ts: Date.now(), kind: 'end', status: 'completed' }],
+      Date.now(),
+    );
     await hub.poll();
     const reads = calls.readAfter;
     await hub.poll();
@@ -127,8 +131,17 @@ describe('EventHub', () => {
     const got: FeedEvent[] = [];
     hub.subscribe('global', (e) => got.push(e));
     await hub.poll(); // the read window moves to "now"
-    const lagging = new EventFeed({ db: t.db, table: t.tables.events, processId: 'lagging', now: () => Date.now() - 1500 });
-    const late = await lagging.append({ type: 'interview.updated', interviewId: 'iv_1', data: { n: 1 } });
+    const lagging = new EventFeed({
+      db: t.db,
+      table: t.tables.events,
+      processId: 'lagging',
+      now: () => Date.now() - 1500,
+    });
+    const late = await lagging.append({
+      type: 'interview.updated',
+      interviewId: 'iv_1',
+      data: { n: 1 },
+    });
     await hub.global({ type: 'interview.updated', interviewId: 'iv_2', data: { n: 2 } });
     expect(got.map((e) => e.interviewId)).toEqual(['iv_2']); // local: at once
     await hub.poll();
@@ -142,7 +155,12 @@ describe('EventHub', () => {
     const got: FeedEvent[] = [];
     hub.subscribe('global', (e) => got.push(e));
     await hub.poll();
-    const lagging = new EventFeed({ db: t.db, table: t.tables.events, processId: 'lagging', now: () => Date.now() - 1500 });
+    const lagging = new EventFeed({
+      db: t.db,
+      table: t.tables.events,
+      processId: 'lagging',
+      now: () => Date.now() - 1500,
+    });
     await lagging.append({ type: 'interview.updated', interviewId: 'iv_3', data: {} });
     await hub.poll();
     expect(got).toEqual([]);

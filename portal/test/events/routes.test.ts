@@ -22,7 +22,11 @@ beforeAll(async () => {
   const operations = new OperationStore(t.db, t.tables.operations);
   hub = new EventHub({ logs, feed, pollMs: 0 });
   await putOperation(operations, 'op_known', 'running');
-  const runtime: Partial<Runtime> = { adminToken: TOKEN, hub, eventSources: { logs, feed, operations } };
+  const runtime: Partial<Runtime> = {
+    adminToken: TOKEN,
+    hub,
+    eventSources: { logs, feed, operations },
+  };
   setRuntime(runtime as Runtime);
 });
 afterAll(async () => {
@@ -37,9 +41,14 @@ const call = (
   params: Record<string, string>,
   headers: Record<string, string> = {},
 ) =>
-  handler(new Request(`http://portal.test${path}`, { headers: { authorization: `Bearer ${TOKEN}`, ...headers } }), {
-    params: Promise.resolve(params),
-  });
+  handler(
+    new Request(`http://portal.test${path}`, {
+      headers: { authorization: `Bearer ${TOKEN}`, ...headers },
+    }),
+    {
+      params: Promise.resolve(params),
+    },
+  );
 
 async function errorOf(res: Response, status: number) {
   expect(res.status).toBe(status);
@@ -49,27 +58,53 @@ async function errorOf(res: Response, status: number) {
 describe('event routes', () => {
   it('answer 400 with the field for a malformed operation id', async () => {
     const res = await call(operationEvents, '/api/operations/bad%20id/events', { id: 'bad id!' });
-    expect(await errorOf(res, 400)).toMatchObject({ code: 'bad_request', fields: { 'params.id': 'not an operation id' } });
+    expect(await errorOf(res, 400)).toMatchObject({
+      code: 'bad_request',
+      fields: { 'params.id': 'not an operation id' },
+    });
     const long = 'a'.repeat(101);
-    expect((await call(operationEvents, `/api/operations/${long}/events`, { id: long })).status).toBe(400);
+    expect(
+      (await call(operationEvents, `/api/operations/${long}/events`, { id: long })).status,
+    ).toBe(400);
   });
 
   it('answer 400 for a malformed Last-Event-ID header or lastEventId query', async () => {
-    const viaHeader = await call(operationEvents, '/api/operations/op_known/events', { id: 'op_known' }, { 'last-event-id': '-1' });
-    expect((await errorOf(viaHeader, 400)).fields).toEqual({ 'headers.last-event-id': 'must be a sequence number' });
-    const viaQuery = await call(operationEvents, '/api/operations/op_known/events?lastEventId=x', { id: 'op_known' });
-    expect((await errorOf(viaQuery, 400)).fields).toEqual({ 'query.lastEventId': 'must be a sequence number' });
+    const viaHeader = await call(
+      operationEvents,
+      '/api/operations/op_known/events',
+      { id: 'op_known' },
+      { 'last-event-id': '-1' },
+    );
+    expect((await errorOf(viaHeader, 400)).fields).toEqual({
+      'headers.last-event-id': 'must be a sequence number',
+    });
+    const viaQuery = await call(operationEvents, '/api/operations/op_known/events?lastEventId=x', {
+      id: 'op_known',
+    });
+    expect((await errorOf(viaQuery, 400)).fields).toEqual({
+      'query.lastEventId': 'must be a sequence number',
+    });
     const global = await call(globalEvents, '/api/events?lastEventId=123', {});
-    expect((await errorOf(global, 400)).fields).toEqual({ 'query.lastEventId': 'must be an event id from this stream' });
+    expect((await errorOf(global, 400)).fields).toEqual({
+      'query.lastEventId': 'must be an event id from this stream',
+    });
   });
 
   it('answer 404 for an unknown operation and 401 without credentials', async () => {
-    expect(await errorOf(await call(operationEvents, '/api/operations/op_nope/events', { id: 'op_nope' }), 404)).toMatchObject({
+    expect(
+      await errorOf(
+        await call(operationEvents, '/api/operations/op_nope/events', { id: 'op_nope' }),
+        404,
+      ),
+    ).toMatchObject({
       code: 'not_found',
     });
-    const anonymous = await operationEvents(new Request('http://portal.test/api/operations/op_known/events'), {
-      params: Promise.resolve({ id: 'op_known' }),
-    });
+    const anonymous = await operationEvents(
+      new Request('http://portal.test/api/operations/op_known/events'),
+      {
+        params: Promise.resolve({ id: 'op_known' }),
+      },
+    );
     expect(anonymous.status).toBe(401);
   });
 

@@ -6,7 +6,16 @@ import { EventFeed } from '@/lib/store/events';
 import { OperationLogStore } from '@/lib/store/operation-logs';
 import { OperationStore } from '@/lib/store/operations';
 import { startTestDb, type TestDb } from '../support/dynalite';
-import { endEntry, logEntry, putOperation, readSse, seqsOf, sseRequest, until, type SseClient } from './support';
+import {
+  endEntry,
+  logEntry,
+  putOperation,
+  readSse,
+  seqsOf,
+  sseRequest,
+  until,
+  type SseClient,
+} from './support';
 
 let t: TestDb;
 let logs: OperationLogStore;
@@ -42,7 +51,11 @@ function connect(hub: EventHub, opId: string, lastEventId?: string, options: Sse
 }
 
 /** Appends entries one batch at a time, like the lease holder's LogWriter (store, then publish). */
-async function write(hub: EventHub | undefined, opId: string, entries: ReturnType<typeof logEntry>[]) {
+async function write(
+  hub: EventHub | undefined,
+  opId: string,
+  entries: ReturnType<typeof logEntry>[],
+) {
   await logs.append(opId, entries, Date.now());
   hub?.operationEvents(opId, entries);
 }
@@ -142,7 +155,11 @@ describe('operation event stream', () => {
       const abort = new AbortController();
       const url = `http://portal.test/api/operations/${opId}/events`;
       const request = sseRequest(url, { lastEventId: String(seq - 1), signal: abort.signal });
-      const response = await operationEventStream(request, opId, { hub, logs: gatedLogs, operations: ops });
+      const response = await operationEventStream(request, opId, {
+        hub,
+        logs: gatedLogs,
+        operations: ops,
+      });
       const c = readSse(response, abort);
       await snapshot;
       await write(hub, opId, [logEntry(seq)]);
@@ -159,7 +176,11 @@ describe('operation event stream', () => {
     const opId = newOpId();
     await putOperation(ops, opId);
     const c = await connect(hub, opId, undefined, { heartbeatMs: 25 });
-    await c.waitFor(() => c.comments.filter((x) => x.includes('heartbeat')).length >= 3, 2000, 'heartbeats');
+    await c.waitFor(
+      () => c.comments.filter((x) => x.includes('heartbeat')).length >= 3,
+      2000,
+      'heartbeats',
+    );
     expect(c.retry).toBe(2000);
     await c.disconnect();
     expect(hub.stats().subscribers).toBe(0);

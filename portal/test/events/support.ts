@@ -48,7 +48,8 @@ export function readSse(response: Response, abort?: AbortController): SseClient 
       await reader.cancel().catch(() => {});
     },
     lastEventId() {
-      for (let i = events.length - 1; i >= 0; i--) if (events[i]!.id !== undefined) return events[i]!.id;
+      for (let i = events.length - 1; i >= 0; i--)
+        if (events[i]!.id !== undefined) return events[i]!.id;
       return undefined;
     },
   };

@@ -14,8 +14,9 @@ import type { OperationRecord } from '@/lib/store/types';
 import { startTestDb, type TestDb } from '../support/dynalite';
 import { FakeDriver, readFakeRecord, type FakeDriverOptions } from '../support/fake-driver';
 
+// Heartbeat every 500 ms; long enough that a loaded CI machine never loses a healthy lease.
 const config: OperationsConfig = {
-  LEASE_MS: 600,
+  LEASE_MS: 1500,
   SCHEDULER_POLL_MS: 100,
   SCHEDULER_CONCURRENCY: 8,
   PROVISION_LEAD_SECONDS: 0,

@@ -99,8 +99,8 @@ describe('Scheduler.run', () => {
     expect(stats.nextWakeAt).toBe(now + 1500);
   });
 
-  it('enqueues the destroy of a passed deadline and claims destroys before creates', async () => {
-    const { engine, scheduler } = setup({ SCHEDULER_CONCURRENCY: 2 });
+  it('enqueues the destroy of a passed deadline and runs it', async () => {
+    const { engine, scheduler } = setup();
     const now = Date.now();
     const overdue = [];
     for (let i = 0; i < 2; i++) {
@@ -108,15 +108,29 @@ describe('Scheduler.run', () => {
       await engine.ops.cancelQueued(operation.id, { now, reason: 'test: never ran', expiresAt: Math.ceil(now / 1000) + 3600 });
       overdue.push(operation);
     }
-    for (let i = 0; i < 2; i++) await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 2000 });
     const stats = await scheduler.run(now);
-    expect(stats.deadlinesDue).toBeGreaterThanOrEqual(2);
+    expect(stats.deadlinesDue).toBe(2);
+    expect(stats.destroysEnqueued).toBe(2);
     expect(stats.claimedByType).toEqual({ destroy: 2, create: 0 });
     await scheduler.idle();
     for (const o of overdue) {
       expect((await engine.get(destroyOperationId(o.interviewId)))?.status).toBe('completed');
       expect((await engine.get(o.id))?.autoDestroyAt).toBeUndefined();
     }
+    // Swept once: the next tick finds nothing to do.
+    expect((await scheduler.run(Date.now())).deadlinesDue).toBe(0);
+  });
+
+  it('keeps a quarter of its slots for destroys, so creates cannot starve a deadline', async () => {
+    const { engine, scheduler } = setup({ SCHEDULER_CONCURRENCY: 4 }, { createMs: 10_000 });
+    const now = Date.now();
+    for (let i = 0; i < 6; i++) await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 1000 });
+    const first = await scheduler.run(now);
+    expect(first.claimedByType).toEqual({ create: 3, destroy: 0 });
+    expect(first.backlog).toBe(3);
+    await engine.enqueue({ interviewId: iv(), type: 'destroy', scheduledAt: now });
+    const second = await scheduler.run(Date.now() + base.SCHEDULER_POLL_MS); // after the next scan
+    expect(second.claimedByType).toEqual({ create: 0, destroy: 1 });
   });
 
   it('resumes an operation whose lease expired (attempt + 1)', async () => {

@@ -85,7 +85,8 @@ export async function startPortal(opts: {
     },
     stop(signal = 'SIGTERM') {
       return new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        // Already gone (exitCode, or signalCode after a kill): 'exit' will not fire again.
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
         proc.once('exit', (code) => resolve(code));
         proc.kill(signal);
       });

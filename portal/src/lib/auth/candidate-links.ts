@@ -56,8 +56,8 @@ export interface CandidateLinksDeps {
   store: CandidateLinkStore;
   /** The server secret links and sessions are derived from (the admin token). */
   secret: string;
-  /** PUBLIC_URL of the portal, without trailing slash. */
-  publicUrl: string;
+  /** PUBLIC_URL of the portal, without trailing slash (a function when only known once listening). */
+  publicUrl: string | (() => string);
   interviews: { get(id: string): Promise<InterviewRecord | null> };
   /** Audit sink: one line per use, never the token. */
   audit: (event: Record<string, unknown>) => void;
@@ -126,7 +126,7 @@ export class CandidateLinks {
     this.deps.audit({ event: 'candidate_link.used', ok: true, interviewId, ip: meta.ip });
     return {
       interviewId,
-      cookie: candidateCookie(interviewId, value, (expiresAt - now) / 1000, this.deps.publicUrl.startsWith('https:')),
+      cookie: candidateCookie(interviewId, value, (expiresAt - now) / 1000, this.publicUrl().startsWith('https:')),
       location: `/i/${interviewId}/`,
     };
   }
@@ -136,7 +136,12 @@ export class CandidateLinks {
   }
 
   private url(interviewId: string, salt: string): string {
-    return `${this.deps.publicUrl}/c/${this.token(interviewId, salt)}`;
+    return `${this.publicUrl()}/c/${this.token(interviewId, salt)}`;
+  }
+
+  private publicUrl(): string {
+    const u = this.deps.publicUrl;
+    return typeof u === 'function' ? u() : u;
   }
 
   private now(): number {
@@ -149,7 +154,8 @@ export function candidateLinksFor(runtime: Pick<Runtime, 'config' | 'db' | 'admi
   return new CandidateLinks({
     store: new CandidateLinkStore(runtime.db, runtime.config.tables.candidateLinks),
     secret: runtime.adminToken,
-    publicUrl: runtime.config.publicUrl,
+    // Read per use: with PORT=0 and no PUBLIC_URL the port is known only once the server listens.
+    publicUrl: () => runtime.config.publicUrl,
     interviews: new InterviewStore(runtime.db, runtime.config.tables.interviews),
     audit: (event) => runtime.log.info({ audit: true, ...event }, String(event.event)),
   });

@@ -71,8 +71,16 @@ export const envSchema = z.object({
   WARM_POOL_SIZE: int(0, 50).default(0),
   /** Largest workspace archive (tar.gz bytes) kept at destroy; bigger fails loudly. */
   ARCHIVE_MAX_BYTES: int(1024, 10 * 1024 ** 3).default(200 * 1024 ** 2),
-  /** Where archives go: `fs` (DATA_DIR/storage) or `s3` (not built yet). */
+  /** Where archives go: `fs` (DATA_DIR/storage) or `s3` (S3_BUCKET, required then). */
   STORAGE: z.enum(['fs', 's3']).default('fs'),
+  /** STORAGE=s3: the bucket. */
+  S3_BUCKET: optionalString,
+  /** STORAGE=s3: an S3-compatible endpoint (MinIO, s3rver…). Unset: AWS S3. */
+  S3_ENDPOINT: optionalString.pipe(z.url().optional()),
+  /** STORAGE=s3: the bucket's region. Unset: AWS_REGION. */
+  S3_REGION: optionalString,
+  /** STORAGE=s3: bucket in the URL path instead of the host name (most S3-compatible servers). */
+  S3_FORCE_PATH_STYLE: bool.default(false),
   /** How often the reconciler compares running instances with live interviews, in ms. */
   RECONCILE_INTERVAL_MS: int(1000, 3_600_000).default(30_000),
 
@@ -190,6 +198,10 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     );
   }
   const env = parsed.data;
+  // Variables a feature needs once it is turned on.
+  if (env.STORAGE === 's3' && !env.S3_BUCKET) {
+    throw new ConfigError([{ variable: 'S3_BUCKET', reason: 'required when STORAGE=s3' }]);
+  }
   return {
     ...env,
     DATA_DIR: path.resolve(env.DATA_DIR),

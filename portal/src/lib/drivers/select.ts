@@ -39,6 +39,8 @@ export async function createDriver(
         network: config.INSTANCE_NETWORK,
         archiveMaxBytes: config.ARCHIVE_MAX_BYTES,
         readyTimeoutMs: config.INSTANCE_READY_TIMEOUT_MS,
+        warmPoolSize: config.WARM_POOL_SIZE,
+        log: (level, message) => deps.log[level]({ driver: 'local' }, message),
         ...(deps.checkProxy && { checkProxy: deps.checkProxy }),
       });
     case 'aws':

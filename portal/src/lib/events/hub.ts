@@ -245,15 +245,17 @@ export class EventHub implements EventPublisher {
     this.timer = undefined;
   }
 
-  private schedule(): void {
+  /** Polls every `pollMs` from the start of the previous poll (a slow read does not add up). */
+  private schedule(delay = this.pollMs): void {
     if (this.timer || this.closed || this.pollMs <= 0) return;
     if (this.ops.size === 0 && !this.globalTopic) return;
     this.timer = setTimeout(() => {
+      const started = performance.now();
       void this.poll().finally(() => {
         this.timer = undefined;
-        this.schedule();
+        this.schedule(Math.max(0, this.pollMs - (performance.now() - started)));
       });
-    }, this.pollMs);
+    }, delay);
     this.timer.unref();
   }
 
@@ -272,7 +274,11 @@ export class EventHub implements EventPublisher {
         t.initialized = true;
         t.ready.resolve();
       }
-      for (let page = 0; page < this.maxPages && !t.ended && this.ops.get(t.operationId) === t; page++) {
+      for (
+        let page = 0;
+        page < this.maxPages && !t.ended && this.ops.get(t.operationId) === t;
+        page++
+      ) {
         this.counters.storeReads++;
         const events = await this.logs.readAfter(t.operationId, t.cursor ?? 0, this.pageSize);
         // The store is the truth: deliver what it returns, in order, skipping what we sent.
@@ -283,7 +289,10 @@ export class EventHub implements EventPublisher {
       }
     } catch (e) {
       this.counters.readErrors++;
-      this.log?.warn({ err: e, operationId: t.operationId }, 'event hub: operation log read failed');
+      this.log?.warn(
+        { err: e, operationId: t.operationId },
+        'event hub: operation log read failed',
+      );
       if (!t.initialized) {
         t.ready.reject(e);
         t.ready = deferred();

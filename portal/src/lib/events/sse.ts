@@ -1,5 +1,11 @@
 import { badRequest, notFound } from '../http/errors';
-import { FEED_ID_PATTERN, FEED_TTL_SECONDS, feedIdTime, type FeedEvent, type FeedReader } from '../store/events';
+import {
+  FEED_ID_PATTERN,
+  FEED_TTL_SECONDS,
+  feedIdTime,
+  type FeedEvent,
+  type FeedReader,
+} from '../store/events';
 import { isTerminal, type OperationEvent, type OperationRecord } from '../store/types';
 import { operationTopic, type EventHub, type OperationLogReader } from './hub';
 import { SSE_HEADERS, SseChannel, sseFrame } from './sse-channel';
@@ -58,13 +64,15 @@ function cachedFrame(event: object, make: () => Uint8Array): Uint8Array {
   if (!f) frames.set(event, (f = make()));
   return f;
 }
-const operationFrame = (e: OperationEvent) => cachedFrame(e, () => sseFrame(String(e.seq), e.kind, e));
+const operationFrame = (e: OperationEvent) =>
+  cachedFrame(e, () => sseFrame(String(e.seq), e.kind, e));
 const feedFrame = (e: FeedEvent) => cachedFrame(e, () => sseFrame(e.id, e.type, e));
 
 /** The client's resume point: the `Last-Event-ID` header (browsers), else `?lastEventId=`. */
 export function lastEventId(request: Request): { value: string; field: string } | undefined {
   const header = request.headers.get('last-event-id');
-  if (header !== null && header.trim() !== '') return { value: header.trim(), field: 'headers.last-event-id' };
+  if (header !== null && header.trim() !== '')
+    return { value: header.trim(), field: 'headers.last-event-id' };
   const query = new URL(request.url).searchParams.get('lastEventId');
   if (query !== null && query !== '') return { value: query, field: 'query.lastEventId' };
   return undefined;
@@ -83,7 +91,9 @@ function resumeFeedId(request: Request): string | undefined {
   const last = lastEventId(request);
   if (!last) return undefined;
   if (!FEED_ID_PATTERN.test(last.value)) {
-    throw badRequest('Invalid Last-Event-ID', { [last.field]: 'must be an event id from this stream' });
+    throw badRequest('Invalid Last-Event-ID', {
+      [last.field]: 'must be an event id from this stream',
+    });
   }
   return last.value;
 }
@@ -129,9 +139,17 @@ export async function operationEventStream(
     ended = true;
     if (e) lastSent = e.seq;
     try {
-      const status = e?.status ?? (await deps.operations.get(operationId, Date.now()))?.status ?? op.status;
+      const status =
+        e?.status ?? (await deps.operations.get(operationId, Date.now()))?.status ?? op.status;
       // The real `end` entry keeps its id; a synthesized one has none, so a resume re-asks.
-      channel.send(sseFrame(e ? String(e.seq) : undefined, 'end', { ...(e ?? { kind: 'end', seq: lastSent }), status }));
+      channel.send(
+        sseFrame(e ? String(e.seq) : undefined, 'end', {
+          ...(e ?? { kind: 'end', seq: lastSent }),
+          status,
+        }),
+      );
+    } catch (err) {
+      opts.log?.warn({ err, operationId }, 'operation event stream: final status read failed');
     } finally {
       channel.close();
     }
@@ -193,9 +211,10 @@ export async function operationEventStream(
     if (buffered.length < opts.maxBuffered) buffered.push(e);
     else missedWhileBuffering = true;
   });
+  const ready = deps.hub.ready(topic); // before onClose: an aborted request unsubscribes at once
   channel.onClose(unsubscribe);
   try {
-    await deps.hub.ready(topic);
+    await ready;
   } catch (e) {
     channel.close();
     throw e;
@@ -254,8 +273,9 @@ export async function globalEventStream(
       channel.fail(new Error('global event stream: buffer overflow during history'));
     }
   });
+  const ready = deps.hub.ready('global');
   channel.onClose(unsubscribe);
-  await deps.hub.ready('global');
+  await ready;
 
   const catchUp = async () => {
     try {
@@ -276,7 +296,8 @@ export async function globalEventStream(
           cursor = page[page.length - 1]!.id;
           if (sent >= opts.maxHistory) reset = true;
         }
-        if (reset) channel.send(sseFrame(undefined, 'reset', { reason: 'too far behind: refetch' }));
+        if (reset)
+          channel.send(sseFrame(undefined, 'reset', { reason: 'too far behind: refetch' }));
       }
       const pending = buffered;
       buffered = [];

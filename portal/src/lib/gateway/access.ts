@@ -70,7 +70,12 @@ export class AccessCache {
       if (t.revokedAt !== undefined) throw gwErrors.tokenRevoked();
       this.checkOpen(access);
     }
-    if (this.deps.now() >= access.ledger!.deadlineAt) throw gwErrors.deadlinePassed();
+    if (!access.ledger || this.deps.now() >= access.ledger.deadlineAt) throw gwErrors.deadlinePassed();
+    if (this.deps.now() >= t.expiresAt && this.deps.now() - access.loadedAt > RECHECK_MS) {
+      // Extended elsewhere? Tokens follow the deadline.
+      access = await this.load(interviewId);
+      t = access.tokens.get(hash) ?? t;
+    }
     if (this.deps.now() >= t.expiresAt) throw gwErrors.tokenExpired();
     return { interviewId, access };
   }

@@ -109,6 +109,7 @@ export class Exchange {
       if (this.reason) throw new APIUserAbortError();
       const { req, model, reservation } = this.init;
       upstream = await this.deps.upstream.open(upstreamBody(req, model, reservation.maxCompletion), this.controller.signal);
+      (this.init as any).tt.push(performance.now());
     } catch (e) {
       if (this.reason) {
         // Stopped before the provider answered (the client left, the deadline, …).
@@ -221,6 +222,7 @@ export class Exchange {
           if (out.length > 0) {
             const text = out.length === 1 ? `data: ${out[0]}\n\n` : out.map((d) => `data: ${d}\n\n`).join('');
             out = [];
+            if (this.firstByteAt === undefined) (this.init as any).tt.push(performance.now());
             this.firstByteAt ??= this.deps.now();
             yield enc.encode(text);
           }
@@ -325,17 +327,17 @@ export class Exchange {
     }
     const now = this.deps.now();
     const text = this.acc.text() || this.acc.refusalText();
-    const content = truncateUtf8(text);
     const calls = this.acc.calls();
+    const callsJson = calls.length > 0 ? truncateUtf8(JSON.stringify(calls), 64_000) : undefined;
     const response: MessageItem = {
       interviewId,
       sk: messageKey(startedAt, requestId, 'r'),
       requestId,
       at: startedAt,
       role: 'assistant',
-      content: content.text,
-      ...(content.truncated && { contentTruncated: true }),
-      ...(calls.length > 0 && { toolCalls: truncateUtf8(JSON.stringify(calls), 64_000).text }),
+      content: text,
+      ...(callsJson && { toolCalls: callsJson.text }),
+      ...(callsJson?.truncated && { contentTruncated: true }),
       model: this.acc.model ?? model,
       tokensIn: charged.chargedIn,
       tokensOut: charged.chargedOut,

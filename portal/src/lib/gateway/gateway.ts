@@ -175,14 +175,18 @@ export class Gateway {
     let reservation: Reservation | undefined;
     try {
       if (this.closing) throw gwErrors.shuttingDown();
+      const T = ((globalThis as any).__T ??= []) as number[][]; const tt = [performance.now()]; T.push(tt); (request as any).__tt = tt;
       const { interviewId, access } = await this.access.authenticate(request.headers.get('authorization'));
+      tt.push(performance.now());
       if (!this.upstream.configured()) throw gwErrors.notConfigured();
       const req = parseChatRequest(await readJsonBody(request, this.cfg.maxRequestBytes), this.cfg.maxMessageBytes);
+      tt.push(performance.now());
       const model = this.resolveModel(req.model, access.ledger);
       this.limiter.acquire(interviewId);
       slotOf = interviewId;
       const want = Math.min(req.max_completion_tokens ?? req.max_tokens ?? this.cfg.maxCompletionTokens, this.cfg.maxCompletionTokens);
       reservation = await this.reserve(interviewId, req, model, want);
+      tt.push(performance.now());
       const ex = new Exchange(
         {
           upstream: this.upstream,
@@ -206,7 +210,8 @@ export class Gateway {
           deadlineAt: access.ledger!.deadlineAt,
           startedAt,
           clientSignal: request.signal,
-        },
+          tt,
+        } as any,
       );
       this.track(ex);
       slotOf = undefined;
@@ -280,22 +285,26 @@ export class Gateway {
     await this.pool.releaseInterview(interviewId);
   }
 
-  /** Adds tokens and/or moves the deadline later; running streams get the new cut-off. */
-  async extend(interviewId: string, change: { tokens?: number; deadlineAt?: number }): Promise<UsageSnapshot> {
+  /**
+   * Adds tokens and/or moves the deadline later (one conditional update: atomic); running
+   * streams get the new cut-off. Null when the interview has no ledger yet — its token is not
+   * issued, and `issueToken` will open the ledger from the (extended) interview then.
+   */
+  async extend(interviewId: string, change: { tokens?: number; deadlineAt?: number }): Promise<UsageSnapshot | null> {
     if (change.tokens !== undefined && (!Number.isInteger(change.tokens) || change.tokens < 0)) {
       throw badRequest('tokens must be a whole number ≥ 0', { tokens: 'a whole number ≥ 0' });
     }
     const ledger = await this.ledger.extend(interviewId, change, this.now());
     if (!ledger) {
-      if (!(await this.ledger.get(interviewId))) throw notFound('AI ledger');
+      if (!(await this.ledger.get(interviewId))) return null;
       throw badRequest('The deadline can only move later', { deadlineAt: 'earlier than the current deadline' });
     }
     if (change.deadlineAt !== undefined) await this.tokens.setExpiry(interviewId, change.deadlineAt);
     this.access.invalidate(interviewId);
     for (const ex of this.exchanges.get(interviewId) ?? []) ex.setDeadline(ledger.deadlineAt);
     const u = await this.usage(interviewId);
-    this.usageEvents.now(interviewId);
-    return u!;
+    if (u) this.usageEvents.publish(u);
+    return u;
   }
 
   /** Ends AI access early: new requests are refused, running ones cut, slices returned. */
@@ -305,9 +314,9 @@ export class Gateway {
     this.access.invalidate(interviewId);
     this.stopInterview(interviewId, 'ended');
     await this.pool.releaseInterview(interviewId);
-    const u = await this.usage(interviewId);
-    this.usageEvents.now(interviewId);
-    return u!;
+    const u = (await this.usage(interviewId))!;
+    this.usageEvents.publish(u);
+    return u;
   }
 
   /** The meter, read fresh (ledger + every process's slices). Null when the interview has no ledger. */
@@ -344,6 +353,11 @@ export class Gateway {
     return this.sweeper.run(now);
   }
 
+  /** Hands this process's slices of an interview back to its budget now (those in use, once their requests settle). */
+  returnSlices(interviewId: string): Promise<void> {
+    return this.pool.releaseInterview(interviewId);
+  }
+
   /** Renews leases and releases idle slices now (tests). */
   flush(): Promise<void> {
     return this.pool.flush();
@@ -366,6 +380,9 @@ export class Gateway {
       await this.sweeper.close();
       this.usageEvents.close();
       await this.counter.close();
+      const T = ((globalThis as any).__T ?? []) as number[][];
+      const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(p / 100 * s.length)]?.toFixed(2); };
+      for (let i = 1; i < 6; i++) { const d = T.filter((t) => t.length > i).map((t) => t[i]! - t[i - 1]!); console.error('phase', i, 'n', d.length, 'p50', pct(d, 50), 'p90', pct(d, 90), 'p99', pct(d, 99)); }
     })();
     return this.closing;
   }

@@ -76,4 +76,4 @@ async function serve(handle: (r: Request) => Promise<Response>, req: IncomingMes
   }
 }
 
-const bytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const bytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength) as Uint8Array<ArrayBuffer>;

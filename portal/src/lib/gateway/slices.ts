@@ -311,11 +311,10 @@ export class SlicePool {
     return best;
   }
 
-  /** Slice size: the configured size, shrinking to a quarter of what remains near the end. */
-  private target(interviewId: string, need: number): number {
+  /** Slice size: the configured size, shrinking to a quarter of what remains near the end (no process hoards the last tokens). */
+  private cap(interviewId: string): number {
     const remaining = this.lastRemaining.get(interviewId);
-    const cap = remaining === undefined ? this.deps.config.sliceTokens : Math.min(this.deps.config.sliceTokens, Math.floor(remaining / 4));
-    return Math.max(need, cap);
+    return remaining === undefined ? this.deps.config.sliceTokens : Math.min(this.deps.config.sliceTokens, Math.floor(remaining / 4));
   }
 
   private async takeAndReserve(interviewId: string, prompt: number, completion: number, exact?: number): Promise<Reservation | null> {
@@ -328,9 +327,14 @@ export class SlicePool {
         await inflight.catch(() => null);
         continue;
       }
-      const target = this.target(interviewId, need);
-      let s = await this.take(interviewId, target);
-      if (!s && target > need) s = await this.take(interviewId, need);
+      const cap = this.cap(interviewId);
+      // Bigger than a slice: the slow path, a slice of its own returned as soon as it settles.
+      if (need > cap) {
+        const own = await this.take(interviewId, need, true);
+        return own ? this.reserveFrom(own, prompt, completion, exact) : null;
+      }
+      let s = await this.take(interviewId, cap);
+      if (!s && cap > need) s = await this.take(interviewId, need);
       if (!s) return null;
       const res = this.reserveFrom(s, prompt, completion, exact);
       if (res) return res;
@@ -342,8 +346,9 @@ export class SlicePool {
     if (this.closed || this.takes.has(interviewId)) return;
     if ((this.prefetchBlockedUntil.get(interviewId) ?? 0) > this.deps.now()) return;
     const open = (this.slices.get(interviewId) ?? []).filter((s) => s.state === 'open' && !s.retired);
-    if (open.length > 2) return;
-    this.track(this.take(interviewId, this.target(interviewId, need)).catch(() => null));
+    const cap = this.cap(interviewId);
+    if (open.length > 2 || cap < need) return;
+    this.track(this.take(interviewId, cap).catch(() => null));
   }
 
   /** Takes a slice: slice item first, then the conditional decrement. Null when the budget refuses. */

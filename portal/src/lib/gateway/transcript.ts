@@ -1,12 +1,19 @@
-import { messageKey, type MessageItem, type MessageStore } from '../store/messages';
+import { chunkKey, messageKey, type MessageItem, type MessageStore } from '../store/messages';
 import { contentText, type ChatMessage } from './request';
 
-/** Content stored per message item (DynamoDB items are limited to 400 KB); longer content is cut and flagged. */
-export const MAX_STORED_CONTENT_BYTES = 300_000;
+/**
+ * Message content is stored whole, in items of at most CHUNK_CHARS characters (≤ 96 KB each,
+ * under DynamoDB's 400 KB item limit). Chunking also bounds event-loop work: the AWS SDK
+ * serializes request bodies with a per-character loop (~60 ns/char), so one BatchWriteItem
+ * carries at most BATCH_CHARS characters — a 1 MB paste is written in ~3 ms steps, never as one
+ * 60 ms block.
+ */
+const CHUNK_CHARS = 24_000;
+const BATCH_CHARS = 48_000;
+const ITEMS_PER_BATCH = 25;
 /** At most this many new prompt messages are stored per request. */
 const MAX_PROMPT_ITEMS = 16;
 const MAX_PARALLEL_FLUSHES = 4;
-const ITEMS_PER_BATCH = 25;
 
 /** One transcript entry as the API shows it. */
 export interface TranscriptMessage {
@@ -36,25 +43,64 @@ export interface TranscriptMessage {
  * instead of one per item, with no added wait when idle.
  */
 export class Transcript {
-  private queue: { items: MessageItem[]; done: (e?: Error) => void }[] = [];
+  private queue: { items: MessageItem[]; chars: number; done: (e?: Error) => void }[] = [];
   private flushes = 0;
 
   constructor(private readonly store: MessageStore) {}
 
-  record(items: MessageItem[]): Promise<void> {
+  /** Stores messages (long content split into chunk items); resolves once all are durable. */
+  record(messages: MessageItem[]): Promise<void> {
+    const items = messages.flatMap(splitContent);
     if (items.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ items, done: (e) => (e ? reject(e) : resolve()) });
-      this.pump();
-    });
+    // One queue entry per batch-sized group, all settling this call's promise.
+    const groups: MessageItem[][] = [];
+    let cur: MessageItem[] = [];
+    let chars = 0;
+    for (const it of items) {
+      if (cur.length > 0 && (cur.length >= ITEMS_PER_BATCH || chars + it.content.length > BATCH_CHARS)) {
+        groups.push(cur);
+        cur = [];
+        chars = 0;
+      }
+      cur.push(it);
+      chars += it.content.length;
+    }
+    groups.push(cur);
+    return Promise.all(
+      groups.map(
+        (g) =>
+          new Promise<void>((resolve, reject) => {
+            this.queue.push({ items: g, chars: g.reduce((n, i) => n + i.content.length, 0), done: (e) => (e ? reject(e) : resolve()) });
+            this.pump();
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   async list(interviewId: string, opts: { cursor?: string; limit: number }): Promise<{ messages: TranscriptMessage[]; nextCursor?: string }> {
     const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
     const page = await this.store.list(interviewId, { ...(after && { cursor: after }), limit: opts.limit });
+    const heads: MessageItem[] = [];
+    let lastSk = page.cursor;
+    for (const it of page.items) {
+      if (it.chunkOf) {
+        const head = heads.at(-1);
+        if (head?.sk === it.chunkOf) head.content += it.content;
+        continue; // a continuation whose head was on the previous page was merged there
+      }
+      heads.push({ ...it });
+    }
+    // The page ended inside a long message: fetch the rest of it, and continue after it.
+    const last = heads.at(-1);
+    if (last?.chunks && page.cursor && page.items.at(-1)!.sk !== chunkKey(last.sk, last.chunks - 1)) {
+      const rest = await this.store.continuations(interviewId, last.sk);
+      const rawHead = page.items.find((i) => i.sk === last.sk)!;
+      last.content = [rawHead, ...rest].map((i) => i.content).join('');
+      lastSk = rest.at(-1)?.sk ?? lastSk;
+    }
     return {
-      messages: page.items.map(toView),
-      ...(page.cursor && { nextCursor: Buffer.from(page.cursor, 'utf8').toString('base64url') }),
+      messages: heads.map(toView),
+      ...(lastSk && { nextCursor: Buffer.from(lastSk, 'utf8').toString('base64url') }),
     };
   }
 
@@ -62,10 +108,13 @@ export class Transcript {
     while (this.flushes < MAX_PARALLEL_FLUSHES && this.queue.length > 0) {
       const batch: typeof this.queue = [];
       let n = 0;
-      while (this.queue.length > 0 && (batch.length === 0 || n + this.queue[0]!.items.length <= ITEMS_PER_BATCH)) {
-        const next = this.queue.shift()!;
-        batch.push(next);
+      let chars = 0;
+      while (this.queue.length > 0) {
+        const next = this.queue[0]!;
+        if (batch.length > 0 && (n + next.items.length > ITEMS_PER_BATCH || chars + next.chars > BATCH_CHARS)) break;
+        batch.push(this.queue.shift()!);
         n += next.items.length;
+        chars += next.chars;
       }
       this.flushes++;
       this.store
@@ -82,9 +131,35 @@ export class Transcript {
   }
 }
 
+/** A message item, or its head plus continuation items when the content is long. */
+function splitContent(item: MessageItem): MessageItem[] {
+  const text = item.content;
+  if (text.length <= CHUNK_CHARS) return [item];
+  const pieces: string[] = [];
+  for (let i = 0; i < text.length; ) {
+    let j = Math.min(i + CHUNK_CHARS, text.length);
+    if (j < text.length && (text.charCodeAt(j) & 0xfc00) === 0xdc00) j--; // keep surrogate pairs whole
+    pieces.push(text.slice(i, j));
+    i = j;
+  }
+  const head: MessageItem = { ...item, content: pieces[0]!, chunks: pieces.length };
+  return [
+    head,
+    ...pieces.slice(1).map((content, k) => ({
+      interviewId: item.interviewId,
+      sk: chunkKey(item.sk, k + 1),
+      requestId: item.requestId,
+      at: item.at,
+      role: item.role,
+      content,
+      chunkOf: item.sk,
+    })),
+  ];
+}
+
 function decodeCursor(c: string): string | undefined {
   const s = Buffer.from(c, 'base64url').toString('utf8');
-  return /^\d{13}#[\w-]+#[\w]+$/.test(s) ? s : undefined;
+  return /^\d{13}#[\w-]+#\w+(~\d{4})?$/.test(s) ? s : undefined;
 }
 
 function toView(m: MessageItem): TranscriptMessage {
@@ -117,7 +192,7 @@ function toView(m: MessageItem): TranscriptMessage {
 }
 
 /** Cuts text to at most `max` UTF-8 bytes (cheap when it is clearly short). */
-export function truncateUtf8(text: string, max = MAX_STORED_CONTENT_BYTES): { text: string; truncated: boolean } {
+export function truncateUtf8(text: string, max: number): { text: string; truncated: boolean } {
   if (text.length * 3 <= max) return { text, truncated: false };
   const b = Buffer.from(text, 'utf8');
   if (b.length <= max) return { text, truncated: false };
@@ -136,16 +211,12 @@ export function newPromptMessages(messages: ChatMessage[]): ChatMessage[] {
 }
 
 export function promptItems(interviewId: string, requestId: string, at: number, messages: ChatMessage[]): MessageItem[] {
-  return newPromptMessages(messages).map((m, i) => {
-    const { text, truncated } = truncateUtf8(contentText(m.content));
-    return {
-      interviewId,
-      sk: messageKey(at, requestId, `p${String(i).padStart(2, '0')}`),
-      requestId,
-      at,
-      role: m.role,
-      content: text,
-      ...(truncated && { contentTruncated: true }),
-    };
-  });
+  return newPromptMessages(messages).map((m, i) => ({
+    interviewId,
+    sk: messageKey(at, requestId, `p${String(i).padStart(2, '0')}`),
+    requestId,
+    at,
+    role: m.role,
+    content: contentText(m.content),
+  }));
 }

@@ -38,12 +38,13 @@ export class UsageEvents {
     }
   }
 
-  /** Publishes now (interviewer actions: extend, end). */
-  now(interviewId: string): void {
-    const t = this.timers.get(interviewId);
+  /** Publishes a fresh snapshot now (interviewer actions: extend, end). */
+  publish(snapshot: UsageSnapshot): void {
+    const t = this.timers.get(snapshot.interviewId);
     if (t) clearTimeout(t);
-    this.timers.delete(interviewId);
-    this.emit(interviewId);
+    this.timers.delete(snapshot.interviewId);
+    this.last.set(snapshot.interviewId, this.deps.now());
+    this.send(snapshot);
   }
 
   close(): void {
@@ -54,12 +55,14 @@ export class UsageEvents {
   private emit(interviewId: string): void {
     this.last.set(interviewId, this.deps.now());
     const s = this.deps.snapshot(interviewId);
-    if (s) {
-      try {
-        this.deps.sink?.usage(s);
-      } catch {
-        // A broken subscriber must not break the request that changed the meter.
-      }
+    if (s) this.send(s);
+  }
+
+  private send(s: UsageSnapshot): void {
+    try {
+      this.deps.sink?.usage(s);
+    } catch {
+      // A broken subscriber must not break the request that changed the meter.
     }
   }
 }

@@ -92,7 +92,11 @@ export class Scheduler {
   private readonly reaper: Reaper;
   private readonly lookaheadMs: number;
   private readonly scanLimit: number;
+  /** Slots only destroys may use (a quarter of SCHEDULER_CONCURRENCY, at least one). */
+  private readonly destroyReserve: number;
   private readonly running = new Map<string, Running>();
+  /** Picked and being claimed: their slots are taken. */
+  private readonly claiming = new Map<string, OperationType>();
 
   private queued = new Map<string, OperationRecord>();
   private expired = new Map<string, OperationRecord>();
@@ -133,6 +137,8 @@ export class Scheduler {
     this.logger = deps.logger ?? silentLogger;
     this.lookaheadMs = deps.lookaheadMs ?? Math.max(2 * deps.config.SCHEDULER_POLL_MS, 2000);
     this.scanLimit = deps.scanLimit ?? 256;
+    const c = deps.config.SCHEDULER_CONCURRENCY;
+    this.destroyReserve = c >= 2 ? Math.max(1, Math.floor(c / 4)) : 0;
     this.reaper = new Reaper({
       ops: deps.engine.ops,
       logs: deps.engine.logStore,
@@ -240,49 +246,66 @@ export class Scheduler {
     if (this.closing) return stats;
 
     if (now >= this.nextScanAt) {
-      // With a backlog of cached due work (all slots busy) the due index would only tell us
-      // about more work we cannot start yet: skip it, keep the cheap deadline/lease queries.
-      await this.scan(now, !this.hasBacklog(now));
+      await this.scan(now);
       stats.scanned = true;
     }
 
-    // 1. Deadlines: the destroy of every passed deadline is enqueued before anything is claimed.
+    // Passed deadlines get their destroy (two writes each) while the work already due is being
+    // claimed, so a slow sweep never delays a due create; each new destroy is claimed as soon
+    // as it exists. (On start, Scheduler.start sweeps everything overdue first, and dispatch
+    // claims destroys before creates.)
     const actions = dueDeadlines(this.deadlines.values(), now);
     stats.deadlinesDue = actions.length;
     stats.oldestOverdueMs = actions.length ? now - actions[0]!.autoDestroyAt : 0;
-    await eachLimit(actions, 16, async (a) => {
-      try {
-        const r = await sweepDeadline(this.deps.engine, a, later());
-        this.deadlines.delete(a.createOperationId);
-        if (r.created) stats.destroysEnqueued++;
-        this.remember(r.destroy);
-      } catch (err) {
-        stats.errors++;
-        this.noteError(err, 'deadline sweep failed');
-      }
-    });
+    await Promise.all([
+      this.dispatch(now, stats, later),
+      eachLimit(actions, 16, async (a) => {
+        try {
+          const r = await sweepDeadline(this.deps.engine, a, later());
+          this.deadlines.delete(a.createOperationId);
+          if (r.created) stats.destroysEnqueued++;
+          this.remember(r.destroy);
+        } catch (err) {
+          stats.errors++;
+          this.noteError(err, 'deadline sweep failed');
+          return;
+        }
+        await this.dispatch(later(), stats, later);
+      }),
+    ]);
 
-    // 2. Reap what has no attempts left; claim the rest, destroys first, earliest first.
-    const candidates: OperationRecord[] = [];
-    for (const op of this.queued.values()) {
-      if (op.scheduledAt <= now && !this.running.has(op.id)) candidates.push(op);
+    if (Math.min(this.queuedHorizon, this.deadlineHorizon) <= now && stats.backlog === 0) {
+      this.nextScanAt = Math.min(this.nextScanAt, now); // a truncated scan ran out: rescan
     }
-    for (const op of this.expired.values()) if (!this.running.has(op.id)) candidates.push(op);
+    stats.running = this.running.size;
+    stats.nextWakeAt = this.nextWake(now);
+    stats.durationMs = this.clock.now() - t0;
+    this.totals.destroysEnqueued += stats.destroysEnqueued;
+    this.last = stats;
+    return stats;
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  /**
+   * Claims cached due work into the free slots: reaps what has no attempts left, then claims
+   * destroys before creates, earliest first. Selection is synchronous (slots are reserved and
+   * entries leave the cache before any await), so concurrent dispatches never pick one
+   * operation twice.
+   */
+  private async dispatch(now: number, stats: TickStats, later: () => number): Promise<void> {
+    if (this.closing) return;
     const { catalog } = this.deps.engine;
     const claimable: OperationRecord[] = [];
     const exhausted: OperationRecord[] = [];
-    for (const op of candidates) {
+    const consider = (op: OperationRecord) => {
+      if (this.running.has(op.id) || this.claiming.has(op.id)) return;
       (isExhausted(op, catalog, this.deps.config) ? exhausted : claimable).push(op);
-    }
-    await eachLimit(exhausted, 8, async (op) => {
-      this.forget(op.id);
-      try {
-        if (await this.reaper.reap(op, later())) stats.reaped++;
-      } catch (err) {
-        stats.errors++;
-        this.noteError(err, 'reap failed');
-      }
-    });
+    };
+    for (const op of this.queued.values()) if (op.scheduledAt <= now) consider(op);
+    for (const op of this.expired.values()) consider(op);
+    for (const op of exhausted) this.forget(op.id);
+
     // Destroys first, then by due time. Within one 250 ms slot the order is a per-owner hash,
     // so schedulers facing the same burst try different operations first instead of racing
     // for the same ones (each lost race is a wasted conditional write).
@@ -293,34 +316,50 @@ export class Scheduler {
         rank(a) - rank(b) ||
         this.spread(a.id) - this.spread(b.id),
     );
-    stats.due = claimable.length;
-    const picked = claimable.slice(0, Math.max(0, this.deps.config.SCHEDULER_CONCURRENCY - this.running.size));
+    const limit = this.deps.config.SCHEDULER_CONCURRENCY;
+    let busy = this.running.size + this.claiming.size;
+    let busyOther = 0;
+    for (const r of this.running.values()) if (r.runner.op.type !== 'destroy') busyOther++;
+    for (const type of this.claiming.values()) if (type !== 'destroy') busyOther++;
+    const picked: OperationRecord[] = [];
+    for (const op of claimable) {
+      if (busy >= limit) break;
+      // Slots kept for destroys (I2): long creates can never starve a deadline.
+      if (op.type !== 'destroy' && busyOther >= limit - this.destroyReserve) continue;
+      picked.push(op);
+      busy++;
+      if (op.type !== 'destroy') busyOther++;
+    }
+    for (const op of picked) {
+      this.forget(op.id);
+      this.claiming.set(op.id, op.type);
+    }
+    stats.due = Math.max(stats.due, claimable.length);
     stats.backlog = claimable.length - picked.length;
+
+    const reaping = eachLimit(exhausted, 8, async (op) => {
+      try {
+        if (await this.reaper.reap(op, later())) {
+          stats.reaped++;
+          this.totals.reaped++;
+        }
+      } catch (err) {
+        stats.errors++;
+        this.noteError(err, 'reap failed');
+      }
+    });
     // Priority groups in order: every destroy is claimed (running) before any create.
     for (const group of groupBy(picked, (op) => catalog[op.type].priority)) {
       await Promise.all(group.map((op) => this.claim(op, later(), stats)));
     }
-
-    // 3. When to look again.
-    if (Math.min(this.queuedHorizon, this.deadlineHorizon) <= now && stats.backlog === 0) {
-      this.nextScanAt = Math.min(this.nextScanAt, now); // a truncated scan ran out: rescan
-    }
-    stats.running = this.running.size;
-    stats.nextWakeAt = this.nextWake(now);
-    stats.durationMs = this.clock.now() - t0;
-    this.totals.reaped += stats.reaped;
-    this.totals.destroysEnqueued += stats.destroysEnqueued;
-    this.last = stats;
-    return stats;
+    await reaping;
   }
 
-  // --- internals -------------------------------------------------------------------------
-
+  /** Claims one picked operation (its slot is reserved in `claiming`) and starts its runner. */
   private async claim(op: OperationRecord, now: number, stats: TickStats): Promise<void> {
-    this.forget(op.id);
-    if (this.closing) return;
     const kind = this.deps.engine.catalog[op.type];
     try {
+      if (this.closing) return;
       const rec = await this.deps.engine.ops.claim(op.id, {
         owner: this.deps.owner,
         now,
@@ -339,6 +378,8 @@ export class Scheduler {
     } catch (err) {
       stats.errors++;
       this.noteError(err, 'claim failed');
+    } finally {
+      this.claiming.delete(op.id);
     }
   }
 
@@ -378,19 +419,17 @@ export class Scheduler {
     this.running.set(op.id, { runner, done });
   }
 
-  private async scan(now: number, includeDue: boolean): Promise<void> {
+  private async scan(now: number): Promise<void> {
     const { ops } = this.deps.engine;
     this.scanning = true;
     try {
       const [due, expired, deadlines] = await Promise.all([
-        includeDue ? ops.queryDue(now + this.lookaheadMs, { now, limit: this.scanLimit }) : undefined,
+        ops.queryDue(now + this.lookaheadMs, { now, limit: this.scanLimit }),
         ops.queryExpiredLeases(now, this.scanLimit),
         ops.queryDeadlines(now + this.lookaheadMs, { now, limit: this.scanLimit }),
       ]);
-      if (due) {
-        this.queued = new Map(due.items.map((o) => [o.id, o]));
-        this.queuedHorizon = due.truncated ? (due.items.at(-1)?.scheduledAt ?? now) : now + this.lookaheadMs;
-      }
+      this.queued = new Map(due.items.map((o) => [o.id, o]));
+      this.queuedHorizon = due.truncated ? (due.items.at(-1)?.scheduledAt ?? now) : now + this.lookaheadMs;
       this.expired = new Map(expired.items.map((o) => [o.id, o]));
       this.deadlines = new Map(deadlines.items.map((o) => [o.id, o]));
       this.deadlineHorizon = deadlines.truncated
@@ -419,20 +458,12 @@ export class Scheduler {
     this.expired.delete(id);
   }
 
-  /** More cached due work than free slots. */
   /** A stable per-owner pseudo-random number for an operation id (FNV-1a). */
   private spread(id: string): number {
     let h = 0x811c9dc5;
     const key = this.deps.owner + id;
     for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
     return h >>> 0;
-  }
-
-  private hasBacklog(now: number): boolean {
-    let due = this.expired.size;
-    const free = this.deps.config.SCHEDULER_CONCURRENCY - this.running.size;
-    for (const op of this.queued.values()) if (op.scheduledAt <= now && ++due > free) return true;
-    return due > free;
   }
 
   private hasDueWork(now: number): boolean {
@@ -476,7 +507,10 @@ export class Scheduler {
 
   private loop(): void {
     if (this.ticking) {
+      // A tick is busy (scan or sweep): claim what is due now instead of waiting for it.
       this.again = true;
+      const now = this.clock.now();
+      void this.dispatch(now, this.emptyStats(now), () => this.clock.now());
       return;
     }
     this.ticking = (async () => {

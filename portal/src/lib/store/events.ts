@@ -87,7 +87,8 @@ export class EventFeed implements FeedReader {
     this.ttlSeconds = opts.ttlSeconds ?? FEED_TTL_SECONDS;
     this.now = opts.now ?? Date.now;
     this.processId = opts.processId ?? randomBytes(6).toString('base64url');
-    if (!PROCESS_ID_PATTERN.test(this.processId)) throw new Error(`invalid feed processId ${this.processId}`);
+    if (!PROCESS_ID_PATTERN.test(this.processId))
+      throw new Error(`invalid feed processId ${this.processId}`);
   }
 
   /** Stores one event and returns it with its id. Ids this process writes strictly increase. */

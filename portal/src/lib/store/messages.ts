@@ -15,8 +15,12 @@ export interface MessageItem {
   at: number;
   role: MessageRole;
   content: string;
-  /** The stored content was cut to fit the item size limit. */
+  /** The stored content was cut (only tool-call text is ever cut; message content is chunked instead). */
   contentTruncated?: boolean;
+  /** On a message whose content spans several items: how many (this head item included). */
+  chunks?: number;
+  /** On a continuation item: the head item's sk (its key is `chunkKey(head, i)`). */
+  chunkOf?: string;
   /** Tool calls of an assistant message, as JSON text (possibly truncated). */
   toolCalls?: string;
   // The response item (role `assistant`, part `r`) carries the request's accounting:
@@ -42,6 +46,9 @@ export interface MessageItem {
 
 export const messageKey = (at: number, requestId: string, part: string) =>
   `${String(Math.max(0, Math.floor(at))).padStart(13, '0')}#${requestId}#${part}`;
+
+/** Continuation items of a long message sort right after their head item (`~` sorts after `#`, digits, letters). */
+export const chunkKey = (headSk: string, i: number) => `${headSk}~${String(i).padStart(4, '0')}`;
 
 const BATCH = 25;
 
@@ -80,6 +87,26 @@ export class MessageStore {
     const items = (r.Items ?? []) as MessageItem[];
     const last = r.LastEvaluatedKey?.sk as string | undefined;
     return { items, ...(last && { cursor: last }) };
+  }
+
+  /** The continuation items of a long message, in order. */
+  async continuations(interviewId: string, headSk: string): Promise<MessageItem[]> {
+    const out: MessageItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'interviewId = :i AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':i': interviewId, ':p': `${headSk}~` },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      out.push(...((r.Items ?? []) as MessageItem[]));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   /** What the stored responses charged to one slice (the sweeper's count for a dead holder). */

@@ -1,11 +1,12 @@
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { create as tarCreate } from 'tar';
 import type { Storage } from '../../storage/storage';
+import { archiveKey } from '../../storage/keys';
+
+export { archiveKey };
 
 /** Folders never archived: dependencies and VCS data the candidate can regenerate. */
 export const SKIPPED_DIRS = new Set(['node_modules', '.venv', '.git', '__pycache__']);
-
-export const archiveKey = (interviewId: string) => `archives/${interviewId}/workspace.tar.gz`;
 
 export class ArchiveTooLargeError extends Error {
   constructor(readonly maxBytes: number) {

@@ -1,4 +1,5 @@
 import { rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { z } from 'zod';
 import type { DestroyResult, DriverContext, InstanceDriver, InstanceInfo, InstanceSpec } from '../driver';
 import type { Storage } from '../../storage/storage';
@@ -8,7 +9,9 @@ import { probeHealth, spawnCodeServer, stopGroup } from './process';
 import { InstanceRegistry, type InstanceState } from './registry';
 import { locateRuntime, type IdeRuntime } from './runtime';
 import { detectSandbox, type NetworkPolicy, type Sandbox, type SandboxSetting } from './sandbox';
-import { prepareWorkspace } from './workspace';
+import { fillWorkspace, prepareWorkspace } from './workspace';
+import { writeInterviewFile } from './interview-file';
+import { WarmPool, type WarmSlot } from './warm-pool';
 
 export interface LocalDriverDeps {
   /** DATA_DIR: instances live under DATA_DIR/instances/<interviewId>/. */
@@ -29,6 +32,10 @@ export interface LocalDriverDeps {
    * instance (e.g. GET <portal>/i/<id>/healthz). Without it, ready = /healthz on the socket.
    */
   checkProxy?: (interviewId: string) => Promise<boolean>;
+  /** Pre-started empty instances kept for creates (WARM_POOL_SIZE; 0 = none). See warm-pool.ts. */
+  warmPoolSize?: number;
+  /** Where the driver reports work of its own (the warm pool); operations log through ctx. */
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
 /** What a create may carry in `spec.options` (validated here; unknown keys are ignored). */
@@ -55,10 +62,48 @@ export class LocalDriver implements InstanceDriver {
   private readonly sandbox: Sandbox;
   private runtime?: IdeRuntime;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private pool?: WarmPool;
 
   constructor(private readonly deps: LocalDriverDeps) {
     this.registry = new InstanceRegistry(deps.dataDir);
     this.sandbox = detectSandbox(deps.sandbox ?? 'auto');
+  }
+
+  /**
+   * Starts the warm pool (when `warmPoolSize` > 0): first stops slots a crashed portal left, then
+   * fills in the background. Call once, from the process that runs creates.
+   */
+  async startWarmPool(): Promise<WarmPool | undefined> {
+    const size = this.deps.warmPoolSize ?? 0;
+    if (size <= 0 || this.pool) return this.pool;
+    const log = this.deps.log ?? (() => {});
+    this.pool = new WarmPool({
+      dataDir: this.deps.dataDir,
+      size,
+      network: this.deps.network ?? 'none',
+      readyTimeoutMs: this.deps.readyTimeoutMs ?? 30_000,
+      log,
+      spawn: async (layout) => {
+        const { pid } = await spawnCodeServer({ runtime: this.ide(), layout, sandbox: this.sandbox, network: this.deps.network ?? 'none' });
+        return { pid };
+      },
+    });
+    await this.pool.start();
+    log('info', `warm pool: keeping ${size} instance(s) ready`);
+    return this.pool;
+  }
+
+  /** Stops every unclaimed warm instance under DATA_DIR, whoever started it (`npm run stop-all`). */
+  async stopAllWarm(): Promise<void> {
+    await new WarmPool({
+      dataDir: this.deps.dataDir, size: 0, network: 'none', readyTimeoutMs: 0, log: this.deps.log ?? (() => {}),
+      spawn: () => Promise.reject(new Error('unused')),
+    }).start();
+  }
+
+  /** Stops the warm pool's unclaimed instances (graceful portal stop); live instances keep running. */
+  async stopWarmPool(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** Degradations for /api/health (no sandbox, runtime missing). */
@@ -134,6 +179,9 @@ export class LocalDriver implements InstanceDriver {
     if (Buffer.byteLength(layout.socket) > MAX_SOCKET_PATH) {
       throw new Error(`socket path too long (${layout.socket}): use a shorter DATA_DIR`);
     }
+    // A warm instance only for a brand-new interview: an existing folder holds the candidate's work.
+    const warm = !(await exists(layout.root)) ? this.pool?.take(options.network ?? this.deps.network ?? 'none') : undefined;
+    if (warm) return this.claimWarm(warm, spec, options, challengeDir, runtime, ctx, started);
     const { seeded } = await prepareWorkspace(layout, challengeDir);
     ctx.log('info', seeded ? `workspace seeded from challenge ${spec.challengeId}` : 'reusing the existing workspace');
     await unlink(layout.socket).catch(() => {});
@@ -141,6 +189,7 @@ export class LocalDriver implements InstanceDriver {
 
     const network = options.network ?? this.deps.network ?? 'none';
     const gateway = options.gatewayUrl && options.gatewayToken ? { url: options.gatewayUrl, token: options.gatewayToken } : undefined;
+    await writeInterviewFile(layout, { interviewId: spec.interviewId, ...(gateway && { gatewayUrl: gateway.url, gatewayToken: gateway.token }) });
     const { pid } = await spawnCodeServer({ interviewId: spec.interviewId, runtime, layout, sandbox: this.sandbox, network, gateway });
     const state: InstanceState = {
       v: 1,
@@ -165,6 +214,60 @@ export class LocalDriver implements InstanceDriver {
     const readyMs = Date.now() - started;
     ctx.log('info', `IDE ready in ${readyMs} ms`);
     return this.info(state, 'ready', { adopted: false, readyMs });
+  }
+
+  /**
+   * Turns a warm slot into this interview's instance: the challenge's files go into its (empty,
+   * already served) workspace, its interview file and state file are written inside the slot, and
+   * the slot folder is renamed to the interview's — one rename, so a crash leaves either a slot
+   * the next pool start removes, or a complete instance the next create adopts.
+   */
+  private async claimWarm(
+    warm: WarmSlot,
+    spec: InstanceSpec,
+    options: z.output<typeof optionsSchema>,
+    challengeDir: string,
+    runtime: IdeRuntime,
+    ctx: DriverContext,
+    started: number,
+  ): Promise<InstanceInfo> {
+    const layout = layoutOf(this.deps.dataDir, spec.interviewId);
+    ctx.log('info', `claiming warm instance ${warm.slot} (pid ${warm.pid}, started ${Math.round((Date.now() - warm.startedAt) / 1000)} s ago)`);
+    const state: InstanceState = {
+      v: 1,
+      interviewId: spec.interviewId,
+      challengeId: spec.challengeId,
+      deadlineAt: spec.deadlineAt,
+      pid: warm.pid,
+      socket: layout.socket,
+      sandbox: this.sandbox.kind,
+      network: warm.network,
+      startedAt: warm.startedAt,
+      codeServerVersion: runtime.codeServerVersion,
+      spawnRoot: warm.layout.root,
+    };
+    try {
+      await fillWorkspace(warm.layout.workspace, challengeDir);
+      await writeInterviewFile(warm.layout, {
+        interviewId: spec.interviewId,
+        ...(options.gatewayUrl && options.gatewayToken && { gatewayUrl: options.gatewayUrl, gatewayToken: options.gatewayToken }),
+      });
+      await this.registry.write(state, warm.layout.stateFile);
+      await WarmPool.moveTo(warm, layout.root);
+    } catch (e) {
+      if (!(await exists(layout.root))) await this.pool!.discardTaken(warm);
+      throw e;
+    }
+    ctx.log('info', `workspace seeded from challenge ${spec.challengeId}`);
+    try {
+      await this.waitReady(state, ctx);
+    } catch (e) {
+      if (!ctx.signal.aborted) await stopGroup(warm.pid).catch(() => {});
+      throw e;
+    }
+    const readyMs = Date.now() - started;
+    ctx.log('info', `IDE ready in ${readyMs} ms (warm pool)`);
+    return this.info(state, 'ready', { adopted: false, warm: true, readyMs });
   }
 
   /** Waits for /healthz on the socket, then (if configured) for a request through the proxy. */
@@ -215,6 +318,8 @@ export class LocalDriver implements InstanceDriver {
       await stopGroup(state.pid);
       ctx.log('info', `code-server stopped (process group ${state.pid})`);
     }
+    // A claimed warm slot left a symlink at its pool path (only meaningful while it ran).
+    if (state?.spawnRoot && path.dirname(state.spawnRoot) !== path.dirname(layout.root)) await unlink(state.spawnRoot).catch(() => {});
     if (archive && 'error' in archive) {
       // Keep the workspace (nothing lost, I3) but mark the instance stopped.
       await rm(layout.stateFile, { force: true });

@@ -16,6 +16,9 @@ export function assertInstanceId(id: string): void {
  *                  reads ~/.config/code-server)
  * - `tmp/`         TMPDIR
  * - `ide.log`      code-server's stdout/stderr
+ * - `run/interview.json` what the instance may know about its interview (id, gateway URL and
+ *                  token), written at create: a warm instance starts before its interview exists,
+ *                  so this file, not the environment, is the source of truth for our extension
  */
 export interface InstanceLayout {
   root: string;
@@ -26,6 +29,7 @@ export interface InstanceLayout {
   socket: string;
   tmp: string;
   configFile: string;
+  interviewFile: string;
   logFile: string;
   sandboxEtc: string;
 }
@@ -34,9 +38,18 @@ export function instancesRoot(dataDir: string): string {
   return path.join(dataDir, 'instances');
 }
 
+/** Warm-pool slots live under DATA_DIR/pool/<slot>/ until a create claims one (see warm-pool.ts). */
+export function poolRoot(dataDir: string): string {
+  return path.join(dataDir, 'pool');
+}
+
 export function layoutOf(dataDir: string, interviewId: string): InstanceLayout {
   assertInstanceId(interviewId);
-  const root = path.join(instancesRoot(dataDir), interviewId);
+  return layoutAt(path.join(instancesRoot(dataDir), interviewId));
+}
+
+/** The same file layout under any root (a warm-pool slot is laid out like an instance). */
+export function layoutAt(root: string): InstanceLayout {
   return {
     root,
     stateFile: path.join(root, 'state.json'),
@@ -46,6 +59,7 @@ export function layoutOf(dataDir: string, interviewId: string): InstanceLayout {
     socket: path.join(root, 'run', 'ide.sock'),
     tmp: path.join(root, 'tmp'),
     configFile: path.join(root, 'run', 'config.yaml'),
+    interviewFile: path.join(root, 'run', 'interview.json'),
     logFile: path.join(root, 'ide.log'),
     sandboxEtc: path.join(root, 'etc'),
   };

@@ -9,7 +9,8 @@ import { bwrapArgs, pathsInside, writeSandboxEtc, type NetworkPolicy, type Sandb
 import { USER_DATA_SUBDIR } from './workspace';
 
 export interface SpawnPlan {
-  interviewId: string;
+  /** Unset for a warm-pool instance: its interview is not known yet (see run/interview.json). */
+  interviewId?: string;
   runtime: IdeRuntime;
   layout: InstanceLayout;
   sandbox: Sandbox;
@@ -62,7 +63,10 @@ export async function spawnCodeServer(plan: SpawnPlan): Promise<{ pid: number; a
     XDG_CONFIG_HOME: path.posix.join(p.home, '.config'),
     XDG_DATA_HOME: path.posix.join(p.home, '.local/share'),
     XDG_CACHE_HOME: path.posix.join(p.home, '.cache'),
-    INTERVIEW_ID: plan.interviewId,
+    // Our extension reads the interview's id and gateway from this file (rewritten when a warm
+    // instance is claimed); the variables below are only set for instances started cold.
+    INTERVIEW_CONFIG_FILE: p.interviewFile,
+    ...(plan.interviewId && { INTERVIEW_ID: plan.interviewId }),
     ...(plan.gateway && {
       INTERVIEW_GATEWAY_URL: plan.gateway.url,
       INTERVIEW_GATEWAY_TOKEN: plan.gateway.token,

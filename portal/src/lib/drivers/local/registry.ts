@@ -20,6 +20,13 @@ export interface InstanceState {
   network: 'none' | 'host';
   startedAt: number;
   codeServerVersion: string;
+  /**
+   * The root the process was spawned under when it is not this instance's own folder: a warm
+   * instance was started in a pool slot (DATA_DIR/pool/<slot>) that a create then renamed to
+   * DATA_DIR/instances/<id>, leaving a symlink behind so the unsandboxed process's paths still
+   * resolve. Liveness looks for this path in the process's command line; destroy removes the link.
+   */
+  spawnRoot?: string;
 }
 
 export type Liveness = 'ready' | 'starting' | 'dead';
@@ -37,8 +44,8 @@ export class InstanceRegistry {
     }
   }
 
-  async write(state: InstanceState): Promise<void> {
-    const file = layoutOf(this.dataDir, state.interviewId).stateFile;
+  /** Writes the state file of `state.interviewId`, or at `file` (a warm slot about to be claimed). */
+  async write(state: InstanceState, file = layoutOf(this.dataDir, state.interviewId).stateFile): Promise<void> {
     await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
     await rename(`${file}.tmp`, file);
   }
@@ -57,7 +64,9 @@ export class InstanceRegistry {
 
   /** `ready`: process alive and /healthz answers; `starting`: alive, not answering yet; `dead`. */
   async liveness(state: InstanceState): Promise<Liveness> {
-    if (!(await isAlive(state.pid, layoutOf(this.dataDir, state.interviewId).root))) return 'dead';
+    // With the trailing slash, instance `a` never matches instance `ab`'s command line.
+    const marker = `${state.spawnRoot ?? layoutOf(this.dataDir, state.interviewId).root}/`;
+    if (!(await isAlive(state.pid, marker))) return 'dead';
     return (await probeHealth(state.socket)) ? 'ready' : 'starting';
   }
 }

@@ -39,6 +39,7 @@ export interface SandboxPaths {
   socket: string;
   tmp: string;
   configFile: string;
+  interviewFile: string;
 }
 
 export const INSIDE = {
@@ -116,6 +117,7 @@ export function pathsInside(rt: IdeRuntime, layout: InstanceLayout, sandboxed: b
       socket: layout.socket,
       tmp: layout.tmp,
       configFile: layout.configFile,
+      interviewFile: layout.interviewFile,
     };
   }
   const inRuntime = (p: string) => path.posix.join(INSIDE.runtime, path.relative(rt.runtimeDir, p));
@@ -129,6 +131,7 @@ export function pathsInside(rt: IdeRuntime, layout: InstanceLayout, sandboxed: b
     tmp: INSIDE.tmp,
     // The config file lives in run/ so the sandbox sees it without seeing the instance root.
     configFile: path.posix.join(INSIDE.run, path.basename(layout.configFile)),
+    interviewFile: path.posix.join(INSIDE.run, path.basename(layout.interviewFile)),
   };
 }
 

@@ -51,6 +51,17 @@ export async function prepareWorkspace(layout: InstanceLayout, challengeDir: str
   return { seeded: true };
 }
 
+/**
+ * Copies a challenge's files into an existing, empty workspace: a claimed warm instance's
+ * workspace is bound into its running sandbox, so it must be filled in place, not replaced.
+ */
+export async function fillWorkspace(workspace: string, challengeDir: string): Promise<void> {
+  await cp(challengeDir, workspace, {
+    recursive: true,
+    filter: (src) => !NOT_FOR_CANDIDATE.has(path.relative(challengeDir, src)),
+  });
+}
+
 async function exists(p: string): Promise<boolean> {
   try {
     await stat(p);

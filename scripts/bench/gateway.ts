@@ -1,0 +1,282 @@
+/**
+ * AI gateway overhead benchmark (DESIGN: time-to-first-token overhead p50 ≤ 2 ms, p99 ≤ 10 ms
+ * versus calling the same upstream directly; budget overshoot 0).
+ *
+ *   cd portal && npm run bench:gateway        (env: REQUESTS=2000 CONCURRENCY=50 TOKENS=16 TOKEN_DELAY_MS=1)
+ *
+ * Processes: dynalite; the OpenAI-compatible test upstream (portal/test/support/openai-upstream.ts,
+ * its own process); ONE gateway process (this file, role `gateway`) serving
+ * `Gateway.handleChatCompletions` from a plain node:http server through the gateway's
+ * Request/Response adapter (lib/gateway/http-adapter.ts) — the Next server is not used: it needs
+ * a production build, and its request adapter is not what we measure; and this process, the
+ * client, with CONCURRENCY workers.
+ *
+ * Each worker alternates direct → gateway → direct … (interleaved, so drift cancels), the same
+ * streamed request each time (`stream_options.include_usage`), on keep-alive connections.
+ * TTFT = first chunk with non-empty `delta.content`; total = end of the stream. Each worker
+ * has its own interview (its own gateway token and budget); a few interviews get budgets that
+ * run out mid-run, so refusals and clamping happen under load too (refused requests are left
+ * out of the latency figures). After the run the gateway returns its slices and every ledger
+ * is checked: overshoot = Σ max(0, charged − budget), and the ledger must equal the charges
+ * stored with the transcript.
+ *
+ * Prints progress, then one JSON line last.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import pino from 'pino';
+import { parseConfig, tableNames, type TableNames } from '../../portal/src/lib/config/env';
+import { gatewayConfig } from '../../portal/src/lib/gateway/config';
+import { createGateway } from '../../portal/src/lib/gateway/gateway';
+import { toNodeHandler } from '../../portal/src/lib/gateway/http-adapter';
+import { createDocumentClient } from '../../portal/src/lib/store/client';
+import { startDynalite } from '../../portal/src/lib/store/embedded-dynalite';
+import { LedgerStore } from '../../portal/src/lib/store/ledger';
+import { MessageStore } from '../../portal/src/lib/store/messages';
+import { ensureTables } from '../../portal/src/lib/store/tables';
+
+const self = fileURLToPath(import.meta.url);
+const portalDir = path.resolve(path.dirname(self), '..', '..', 'portal');
+const REQUESTS = Number(process.env.REQUESTS ?? 2000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
+const TOKENS = Number(process.env.TOKENS ?? 16);
+const TOKEN_DELAY_MS = Number(process.env.TOKEN_DELAY_MS ?? 1);
+const WARMUP = 4; // requests per worker before measuring
+const TIGHT_EVERY = 10; // every 10th interview gets a budget that runs out
+
+interface Shared {
+  endpoint: string;
+  tables: TableNames;
+  upstreamUrl: string;
+  apiKey: string;
+}
+
+// ---------------------------------------------------------------- gateway role
+
+async function gatewayRole(shared: Shared): Promise<void> {
+  const db = createDocumentClient({ endpoint: shared.endpoint, region: 'us-east-1' });
+  const counts: Record<string, number> = {};
+  const send = db.send.bind(db);
+  (db as any).send = (c: any) => { const k = c.constructor.name + ':' + String(c.input.TableName).split('-').pop(); counts[k] = (counts[k] ?? 0) + 1; return send(c); };
+  process.on('exit', () => console.error('DBCALLS', JSON.stringify(counts)));
+  const config = parseConfig({
+    OPENAI_BASE_URL: shared.upstreamUrl,
+    OPENAI_API_KEY: shared.apiKey,
+    AI_MAX_COMPLETION_TOKENS: '64',
+    AI_RATE_LIMIT_PER_MINUTE: '100000',
+    AI_MAX_CONCURRENT_PER_INTERVIEW: '100',
+  });
+  const gw = await createGateway({
+    db,
+    tables: shared.tables,
+    config: gatewayConfig(config),
+    log: pino({ level: 'warn' }, pino.destination(2)),
+    settingsKey: null,
+    holderId: 'bench-gateway',
+  });
+  await gw.ready();
+  const server = http.createServer(toNodeHandler((req) => gw.handleChatCompletions(req)));
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.on('message', async (m: { cmd: string; interviews?: { id: string; deadlineAt: number; ai: { tokenBudget: number } }[] }) => {
+    if (m.cmd === 'issue') {
+      const tokens = [];
+      for (const i of m.interviews!) tokens.push((await gw.issueToken(i)).token);
+      process.send!({ cmd: 'tokens', tokens });
+    } else if (m.cmd === 'close') {
+      server.close();
+      await gw.close({ graceMs: 5000 });
+      process.send!({ cmd: 'closed' });
+      setTimeout(() => process.exit(0), 50);
+    }
+  });
+  process.send!({ cmd: 'ready', port: (server.address() as { port: number }).port });
+}
+
+// ---------------------------------------------------------------- client
+
+interface Sample {
+  kind: 'direct' | 'gateway';
+  status: number;
+  ttft: number;
+  total: number;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+const CONTENT = /"delta":\{[^}]*"content":"[^"]/;
+
+function stream(url: URL, token: string, body: string, kind: Sample['kind']): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let ttft = -1;
+    let seen = '';
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (ttft < 0) {
+            seen += chunk;
+            if (CONTENT.test(seen)) ttft = performance.now() - t0;
+          }
+        });
+        res.on('end', () => resolve({ kind, status: res.statusCode ?? 0, ttft, total: performance.now() - t0 }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  const dynalite = await startDynalite();
+  const tables = tableNames(`bench${randomBytes(3).toString('hex')}`, 'bench');
+  const db = createDocumentClient({ endpoint: dynalite.endpoint, region: 'us-east-1' });
+  await ensureTables(db as unknown as DynamoDBClient, tables);
+
+  const apiKey = `sk-bench-${randomBytes(16).toString('hex')}`;
+  const upstream: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(portalDir, 'test', 'support', 'openai-upstream.ts'), '--key', apiKey, '--no-records', '--defaults', JSON.stringify({ tokens: TOKENS, tokenDelayMs: TOKEN_DELAY_MS })],
+    { stdio: ['pipe', 'pipe', 'inherit'], cwd: portalDir },
+  );
+  const upLine = await new Promise<string>((resolve) => createInterface({ input: upstream.stdout! }).once('line', resolve));
+  const upstreamUrl = (JSON.parse(upLine) as { url: string }).url;
+
+  const shared: Shared = { endpoint: dynalite.endpoint, tables, upstreamUrl, apiKey };
+  const gwProc = fork(self, ['gateway', JSON.stringify(shared)], { execArgv: ['--import', 'tsx', ...(process.env.GW_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.GW_PROF] : [])], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = (cmd: string) => new Promise<Record<string, unknown>>((resolve) => {
+    const on = (m: Record<string, unknown>) => {
+      if (m.cmd === cmd) {
+        gwProc.off('message', on);
+        resolve(m);
+      }
+    };
+    gwProc.on('message', on);
+  });
+  const { port } = (await next('ready')) as { port: number };
+
+  const perWorker = Math.ceil(REQUESTS / CONCURRENCY);
+  const interviews = Array.from({ length: CONCURRENCY }, (_, i) => ({
+    id: `iv_bench_${i}`,
+    deadlineAt: Date.now() + 3_600_000,
+    // Tight budgets run out around the middle of the run; the rest never do.
+    ai: { tokenBudget: i % TIGHT_EVERY === 0 ? 40 * (perWorker / 4) : 1_000_000 },
+  }));
+  gwProc.send({ cmd: 'issue', interviews });
+  const { tokens } = (await next('tokens')) as { tokens: string[] };
+
+  const direct = new URL(`${upstreamUrl}/chat/completions`);
+  const gateway = new URL(`http://127.0.0.1:${port}/api/ai/v1/chat/completions`);
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [
+      { role: 'system', content: 'You are a helpful coding assistant.' },
+      { role: 'user', content: 'How do I reverse a linked list in TypeScript? Keep it short.' },
+    ],
+    stream: true,
+    stream_options: { include_usage: true },
+    max_completion_tokens: 64,
+  });
+
+  const samples: Sample[] = [];
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    tokens.map(async (token, w) => {
+      for (let i = 0; i < WARMUP + perWorker; i++) {
+        // Interleave, starting on alternating sides per worker.
+        const viaGateway = (i + w) % 2 === 1;
+        const s = await stream(viaGateway ? gateway : direct, viaGateway ? token : apiKey, body, viaGateway ? 'gateway' : 'direct');
+        if (i >= WARMUP) {
+          samples.push(s);
+          if (++done % 500 === 0) console.log(`  ${done} requests, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        }
+      }
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+
+  gwProc.send({ cmd: 'close' });
+  await next('closed');
+
+  // Budgets: charged ≤ budget, and the ledger equals the charges stored with the transcript.
+  const ledger = new LedgerStore(db, tables.aiLedger);
+  const messages = new MessageStore(db, tables.aiMessages);
+  let overshoot = 0;
+  let mismatch = 0;
+  for (const iv of interviews) {
+    const l = (await ledger.get(iv.id))!;
+    const used = l.usedIn + l.usedOut;
+    overshoot += Math.max(0, used - iv.ai.tokenBudget);
+    let charged = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await messages.list(iv.id, { limit: 500, ...(cursor && { cursor }) });
+      for (const m of page.items) if (m.role === 'assistant') charged += (m.tokensIn ?? 0) + (m.tokensOut ?? 0);
+      cursor = page.cursor;
+    } while (cursor);
+    overshoot += Math.max(0, charged - iv.ai.tokenBudget);
+    mismatch += Math.abs(charged - used) + (l.remaining + used === iv.ai.tokenBudget ? 0 : 1);
+  }
+
+  const ok = (k: Sample['kind']) => samples.filter((s) => s.kind === k && s.status === 200 && s.ttft >= 0);
+  const d = ok('direct');
+  const g = ok('gateway');
+  const refused = samples.filter((s) => s.kind === 'gateway' && s.status !== 200).length;
+  const stats = (xs: Sample[], f: (s: Sample) => number) => ({ p50: r2(pct(xs.map(f), 50)), p90: r2(pct(xs.map(f), 90)), p99: r2(pct(xs.map(f), 99)) });
+  const dT = stats(d, (s) => s.ttft);
+  const gT = stats(g, (s) => s.ttft);
+  const dTotal = stats(d, (s) => s.total);
+  const gTotal = stats(g, (s) => s.total);
+  console.log(`wall ${wall.toFixed(1)} s, ${samples.length} requests (${d.length} direct, ${g.length} gateway ok, ${refused} gateway refused: budget)`);
+  console.log(`ttft   direct  ${JSON.stringify(dT)}  gateway ${JSON.stringify(gT)}`);
+  console.log(`total  direct  ${JSON.stringify(dTotal)}  gateway ${JSON.stringify(gTotal)}`);
+  console.log(`ledger: overshoot ${overshoot} tokens, ledger-vs-transcript mismatch ${mismatch}`);
+
+  upstream.stdin!.end();
+  db.destroy();
+  await dynalite.stop();
+  agent.destroy();
+  console.log(
+    JSON.stringify({
+      bench: 'gateway',
+      requests: samples.length,
+      concurrency: CONCURRENCY,
+      ttft_overhead_p50_ms: r2(gT.p50 - dT.p50),
+      ttft_overhead_p99_ms: r2(gT.p99 - dT.p99),
+      ratio_p50: r2(gT.p50 / dT.p50),
+      overshoot_tokens: overshoot,
+      ttft_direct_p50_ms: dT.p50,
+      ttft_gateway_p50_ms: gT.p50,
+      total_overhead_p50_ms: r2(gTotal.p50 - dTotal.p50),
+      total_ratio_p50: r2(gTotal.p50 / dTotal.p50),
+      refused,
+      ledger_mismatch: mismatch,
+    }),
+  );
+  process.exit(0);
+}
+
+const role = process.argv[2] === 'gateway' ? gatewayRole(JSON.parse(process.argv[3]!) as Shared) : main();
+role.catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
