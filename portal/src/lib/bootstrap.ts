@@ -87,6 +87,7 @@ export async function bootstrap(config: Config): Promise<Runtime> {
       listeningPort === undefined
         ? Promise.resolve(false)
         : probeHttp(`http://127.0.0.1:${listeningPort}/i/${encodeURIComponent(id)}/healthz`, 2000),
+    portalPort: () => listeningPort ?? null,
   });
   const warnings = driver.warnings?.() ?? [];
   for (const w of warnings) log.warn(w);
@@ -134,6 +135,9 @@ export async function bootstrap(config: Config): Promise<Runtime> {
         });
         reconciler.start();
         closers.push(() => reconciler.close());
+        // Adopted instances without network get their way to the AI gateway back.
+        await driver.attachGatewayBridges();
+        closers.push(() => driver.closeGatewayBridges());
         // Graceful stop: unclaimed warm instances go; live interviews' instances keep running.
         await driver.startWarmPool();
         closers.push(() => driver.stopWarmPool());

@@ -6,6 +6,10 @@ import { FsStorage } from '@/lib/storage/fs-storage';
 import { createLocalDriver, type LocalDriver, type LocalDriverDeps } from '@/lib/drivers/local/driver';
 import type { DriverContext } from '@/lib/drivers/driver';
 import http from 'node:http';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { groupMembers } from '@/lib/drivers/local/process';
 import type { AddressInfo } from 'node:net';
 import { isApiError } from '@/lib/http/errors';
 import type { CandidateLinks } from '@/lib/auth/candidate-links';
@@ -58,5 +62,22 @@ export function startProxyServer(links: CandidateLinks, proxy: LocalInstanceProx
       resolve({ url: `http://127.0.0.1:${port}`, port, close: () => { server.closeAllConnections(); server.close(); } });
     }),
   );
+}
+
+
+const run = promisify(execFile);
+
+/** Runs a shell command inside a running instance's namespaces, as the candidate (like its terminal). */
+export async function inside(pid: number, script: string): Promise<{ code: number; out: string }> {
+  const members = await groupMembers(pid);
+  const ide = members.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/opt/ide/'));
+  if (!ide) throw new Error('no code-server process inside the sandbox');
+  try {
+    const r = await run('nsenter', ['-t', String(ide), '-a', '-r', '-w', '-S', '1000', '-G', '1000', '/bin/bash', '-c', script]);
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, out: err.stdout + err.stderr };
+  }
 }
 

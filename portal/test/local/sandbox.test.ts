@@ -4,27 +4,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupMembers } from '@/lib/drivers/local/process';
 import { layoutOf } from '@/lib/drivers/local/layout';
 import { repoRoot } from '@/lib/config/paths';
 import type { LocalDriver } from '@/lib/drivers/local/driver';
-import { ctx, tempDataDir, testDriver } from './helpers';
+import { ctx, inside, tempDataDir, testDriver } from './helpers';
 
 const run = promisify(execFile);
-
-/** Runs a shell command inside a running instance's namespaces, as the candidate (like its terminal). */
-async function inside(pid: number, script: string): Promise<{ code: number; out: string }> {
-  const members = await groupMembers(pid);
-  const ide = members.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/opt/ide/'));
-  if (!ide) throw new Error('no code-server process inside the sandbox');
-  try {
-    const r = await run('nsenter', ['-t', String(ide), '-a', '-r', '-w', '-S', '1000', '-G', '1000', '/bin/bash', '-c', script]);
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, out: err.stdout + err.stderr };
-  }
-}
 
 describe.skipIf(!existsSync('/usr/bin/bwrap') || !existsSync('/usr/bin/nsenter'))('bubblewrap sandbox', () => {
   const data = tempDataDir();

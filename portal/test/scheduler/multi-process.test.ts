@@ -135,11 +135,8 @@ describe('schedulers in separate processes', () => {
     const w = await world();
     const now = Date.now();
     const ops = await enqueueMany(w, 1000, (i) => ({ interviewId: `iv_${i}`, type: 'create', scheduledAt: now }));
-    console.log('seeded', Date.now() - now);
     await Promise.all([spawnScheduler(w, 'p1'), spawnScheduler(w, 'p2')]);
-    console.log('spawned', Date.now() - now);
     await until(() => countBy(readFakeRecord(w.recordFile), 'create-call').size === 1000, 60_000, 'all driver calls');
-    console.log('called', Date.now() - now);
     await until(
       async () => (await scanOps(w)).filter((o) => o.status === 'completed').length === 1000,
       60_000,

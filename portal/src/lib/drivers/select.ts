@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger';
 import type { Storage } from '../storage';
 import type { InstanceDriver } from './driver';
 import { createLocalDriver } from './local/driver';
+import { GatewayBridge } from './local/gateway-bridge';
 
 export type SelectedDriver = InstanceDriver & { warnings?(): string[] };
 
@@ -18,6 +19,8 @@ export async function createDriver(
     storage: Storage;
     log: Logger;
     checkProxy?: (interviewId: string) => Promise<boolean>;
+    /** The portal's HTTP port once listening: the gateway bridge forwards to it. */
+    portalPort?: () => number | null;
   },
 ): Promise<SelectedDriver> {
   switch (config.DRIVER) {
@@ -40,6 +43,12 @@ export async function createDriver(
         archiveMaxBytes: config.ARCHIVE_MAX_BYTES,
         readyTimeoutMs: config.INSTANCE_READY_TIMEOUT_MS,
         warmPoolSize: config.WARM_POOL_SIZE,
+        ...(deps.portalPort && {
+          gatewayBridge: new GatewayBridge({
+            portalPort: deps.portalPort,
+            log: (level, message) => deps.log[level]({ driver: 'local' }, message),
+          }),
+        }),
         log: (level, message) => deps.log[level]({ driver: 'local' }, message),
         ...(deps.checkProxy && { checkProxy: deps.checkProxy }),
       });

@@ -78,7 +78,6 @@ interface GlobalTopic {
   /** Ids delivered whose time is inside the re-read window (id → ms). */
   seen: Map<string, number>;
   inFlight: boolean;
-  again: boolean;
 }
 
 /**
@@ -135,7 +134,6 @@ export class EventHub implements EventPublisher {
         readFrom: this.now(),
         seen: new Map(),
         inFlight: false,
-        again: false,
       });
       const l = listener as Listener<FeedEvent>;
       t.listeners.add(l);

@@ -109,7 +109,6 @@ export class Exchange {
       if (this.reason) throw new APIUserAbortError();
       const { req, model, reservation } = this.init;
       upstream = await this.deps.upstream.open(upstreamBody(req, model, reservation.maxCompletion), this.controller.signal);
-      (this.init as any).tt.push(performance.now());
     } catch (e) {
       if (this.reason) {
         // Stopped before the provider answered (the client left, the deadline, …).
@@ -222,7 +221,6 @@ export class Exchange {
           if (out.length > 0) {
             const text = out.length === 1 ? `data: ${out[0]}\n\n` : out.map((d) => `data: ${d}\n\n`).join('');
             out = [];
-            if (this.firstByteAt === undefined) (this.init as any).tt.push(performance.now());
             this.firstByteAt ??= this.deps.now();
             yield enc.encode(text);
           }

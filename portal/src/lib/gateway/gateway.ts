@@ -175,18 +175,14 @@ export class Gateway {
     let reservation: Reservation | undefined;
     try {
       if (this.closing) throw gwErrors.shuttingDown();
-      const T = ((globalThis as any).__T ??= []) as number[][]; const tt = [performance.now()]; T.push(tt); (request as any).__tt = tt;
       const { interviewId, access } = await this.access.authenticate(request.headers.get('authorization'));
-      tt.push(performance.now());
       if (!this.upstream.configured()) throw gwErrors.notConfigured();
       const req = parseChatRequest(await readJsonBody(request, this.cfg.maxRequestBytes), this.cfg.maxMessageBytes);
-      tt.push(performance.now());
       const model = this.resolveModel(req.model, access.ledger);
       this.limiter.acquire(interviewId);
       slotOf = interviewId;
       const want = Math.min(req.max_completion_tokens ?? req.max_tokens ?? this.cfg.maxCompletionTokens, this.cfg.maxCompletionTokens);
       reservation = await this.reserve(interviewId, req, model, want);
-      tt.push(performance.now());
       const ex = new Exchange(
         {
           upstream: this.upstream,
@@ -210,8 +206,7 @@ export class Gateway {
           deadlineAt: access.ledger!.deadlineAt,
           startedAt,
           clientSignal: request.signal,
-          tt,
-        } as any,
+        },
       );
       this.track(ex);
       slotOf = undefined;
@@ -380,9 +375,6 @@ export class Gateway {
       await this.sweeper.close();
       this.usageEvents.close();
       await this.counter.close();
-      const T = ((globalThis as any).__T ?? []) as number[][];
-      const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(p / 100 * s.length)]?.toFixed(2); };
-      for (let i = 1; i < 6; i++) { const d = T.filter((t) => t.length > i).map((t) => t[i]! - t[i - 1]!); console.error('phase', i, 'n', d.length, 'p50', pct(d, 50), 'p90', pct(d, 90), 'p99', pct(d, 99)); }
     })();
     return this.closing;
   }

@@ -12,6 +12,7 @@ import { detectSandbox, type NetworkPolicy, type Sandbox, type SandboxSetting } 
 import { fillWorkspace, prepareWorkspace } from './workspace';
 import { writeInterviewFile } from './interview-file';
 import { WarmPool, type WarmSlot } from './warm-pool';
+import { SANDBOX_GATEWAY_URL, type GatewayBridge } from './gateway-bridge';
 
 export interface LocalDriverDeps {
   /** DATA_DIR: instances live under DATA_DIR/instances/<interviewId>/. */
@@ -34,6 +35,11 @@ export interface LocalDriverDeps {
   checkProxy?: (interviewId: string) => Promise<boolean>;
   /** Pre-started empty instances kept for creates (WARM_POOL_SIZE; 0 = none). See warm-pool.ts. */
   warmPoolSize?: number;
+  /**
+   * Serves the AI gateway to sandboxed instances without network (policy `none`); without it
+   * such instances have no way out at all. See gateway-bridge.ts.
+   */
+  gatewayBridge?: GatewayBridge;
   /** Where the driver reports work of its own (the warm pool); operations log through ctx. */
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
@@ -91,6 +97,29 @@ export class LocalDriver implements InstanceDriver {
     await this.pool.start();
     log('info', `warm pool: keeping ${size} instance(s) ready`);
     return this.pool;
+  }
+
+  /**
+   * Re-attaches the gateway bridge of every running sandboxed instance without network: on
+   * portal start, adopted instances get their way to the gateway back.
+   */
+  async attachGatewayBridges(): Promise<string[]> {
+    const bridge = this.deps.gatewayBridge;
+    if (!bridge) return [];
+    const attached: string[] = [];
+    for (const id of await this.registry.ids()) {
+      const state = await this.registry.read(id);
+      if (!state || state.sandbox !== 'bwrap' || state.network !== 'none') continue;
+      if ((await this.registry.liveness(state)) === 'dead') continue;
+      await bridge.attach(id, layoutOf(this.deps.dataDir, id).gatewaySocket);
+      attached.push(id);
+    }
+    return attached;
+  }
+
+  /** Closes the gateway bridges (portal stop); instances keep running, the next start re-attaches. */
+  async closeGatewayBridges(): Promise<void> {
+    await this.deps.gatewayBridge?.close();
   }
 
   /** Stops every unclaimed warm instance under DATA_DIR, whoever started it (`npm run stop-all`). */
@@ -188,8 +217,9 @@ export class LocalDriver implements InstanceDriver {
     if (this.sandbox.kind === 'none' && this.sandbox.warning) ctx.log('warn', this.sandbox.warning);
 
     const network = options.network ?? this.deps.network ?? 'none';
-    const gateway = options.gatewayUrl && options.gatewayToken ? { url: options.gatewayUrl, token: options.gatewayToken } : undefined;
+    const gateway = this.gatewayFor(network, options);
     await writeInterviewFile(layout, { interviewId: spec.interviewId, ...(gateway && { gatewayUrl: gateway.url, gatewayToken: gateway.token }) });
+    if (this.bridged(network)) await this.deps.gatewayBridge!.attach(spec.interviewId, layout.gatewaySocket);
     const { pid } = await spawnCodeServer({ interviewId: spec.interviewId, runtime, layout, sandbox: this.sandbox, network, gateway });
     const state: InstanceState = {
       v: 1,
@@ -248,12 +278,14 @@ export class LocalDriver implements InstanceDriver {
     };
     try {
       await fillWorkspace(warm.layout.workspace, challengeDir);
+      const gateway = this.gatewayFor(warm.network, options);
       await writeInterviewFile(warm.layout, {
         interviewId: spec.interviewId,
-        ...(options.gatewayUrl && options.gatewayToken && { gatewayUrl: options.gatewayUrl, gatewayToken: options.gatewayToken }),
+        ...(gateway && { gatewayUrl: gateway.url, gatewayToken: gateway.token }),
       });
       await this.registry.write(state, warm.layout.stateFile);
       await WarmPool.moveTo(warm, layout.root);
+      if (this.bridged(warm.network)) await this.deps.gatewayBridge!.attach(spec.interviewId, layout.gatewaySocket);
     } catch (e) {
       if (!(await exists(layout.root))) await this.pool!.discardTaken(warm);
       throw e;
@@ -268,6 +300,21 @@ export class LocalDriver implements InstanceDriver {
     const readyMs = Date.now() - started;
     ctx.log('info', `IDE ready in ${readyMs} ms (warm pool)`);
     return this.info(state, 'ready', { adopted: false, warm: true, readyMs });
+  }
+
+  /** Only a sandbox with its own network namespace needs (and can use) the bridge. */
+  private bridged(network: NetworkPolicy): boolean {
+    return this.sandbox.kind === 'bwrap' && network === 'none' && this.deps.gatewayBridge !== undefined;
+  }
+
+  /**
+   * What the instance is told about its gateway. Without network it is the in-sandbox forwarder
+   * (whatever URL the create named is unreachable from there); otherwise the URL given.
+   */
+  private gatewayFor(network: NetworkPolicy, options: z.output<typeof optionsSchema>): { url: string; token: string } | undefined {
+    if (!options.gatewayToken) return undefined;
+    if (this.bridged(network)) return { url: SANDBOX_GATEWAY_URL, token: options.gatewayToken };
+    return options.gatewayUrl ? { url: options.gatewayUrl, token: options.gatewayToken } : undefined;
   }
 
   /** Waits for /healthz on the socket, then (if configured) for a request through the proxy. */
@@ -318,6 +365,7 @@ export class LocalDriver implements InstanceDriver {
       await stopGroup(state.pid);
       ctx.log('info', `code-server stopped (process group ${state.pid})`);
     }
+    await this.deps.gatewayBridge?.detach(interviewId);
     // A claimed warm slot left a symlink at its pool path (only meaningful while it ran).
     if (state?.spawnRoot && path.dirname(state.spawnRoot) !== path.dirname(layout.root)) await unlink(state.spawnRoot).catch(() => {});
     if (archive && 'error' in archive) {

@@ -30,6 +30,8 @@ export interface InstanceLayout {
   tmp: string;
   configFile: string;
   interviewFile: string;
+  /** Network `none`: the portal's end of the gateway bridge (see gateway-bridge.ts). */
+  gatewaySocket: string;
   logFile: string;
   sandboxEtc: string;
 }
@@ -60,6 +62,7 @@ export function layoutAt(root: string): InstanceLayout {
     tmp: path.join(root, 'tmp'),
     configFile: path.join(root, 'run', 'config.yaml'),
     interviewFile: path.join(root, 'run', 'interview.json'),
+    gatewaySocket: path.join(root, 'run', 'gateway.sock'),
     logFile: path.join(root, 'ide.log'),
     sandboxEtc: path.join(root, 'etc'),
   };

@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { InstanceLayout } from './layout';
 import type { IdeRuntime } from './runtime';
-import { bwrapArgs, pathsInside, writeSandboxEtc, type NetworkPolicy, type Sandbox } from './sandbox';
+import { bwrapArgs, INSIDE, pathsInside, writeSandboxEtc, type NetworkPolicy, type Sandbox } from './sandbox';
 import { USER_DATA_SUBDIR } from './workspace';
 
 export interface SpawnPlan {
@@ -73,8 +73,14 @@ export async function spawnCodeServer(plan: SpawnPlan): Promise<{ pid: number; a
     }),
   };
   // bwrap passes its environment through, so secrets never appear in argv (readable by `ps`).
+  // Network `none`: the sandbox's shell starts the gateway forwarder on the sandbox's loopback,
+  // then becomes code-server (`exec`), so both stay in the instance's process group.
+  const inSandbox =
+    plan.network === 'none'
+      ? ['/bin/bash', '-c', `${p.nodeBin} ${INSIDE.forwarder} & exec "$@"`, 'ide', ...ide]
+      : ide;
   const [cmd, ...args] = sandboxed
-    ? [sandbox.bwrap, ...bwrapArgs(runtime, layout, plan.network), ...ide]
+    ? [sandbox.bwrap, ...bwrapArgs(runtime, layout, plan.network), ...inSandbox]
     : ide;
   const out = openSync(layout.logFile, 'a', 0o600);
   try {

@@ -3,6 +3,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstanceLayout } from './layout';
 import type { IdeRuntime } from './runtime';
+import { repoRoot } from '../../config/paths';
+
+/** The in-sandbox end of the gateway bridge (network `none` only); bound read-only. */
+export const GATEWAY_FORWARDER = path.join(repoRoot, 'portal/src/lib/drivers/local/gateway-forwarder.mjs');
 
 export type SandboxSetting = 'auto' | 'bwrap' | 'none';
 export type NetworkPolicy = 'none' | 'host';
@@ -44,6 +48,7 @@ export interface SandboxPaths {
 
 export const INSIDE = {
   runtime: '/opt/ide',
+  forwarder: '/opt/ide-bin/gateway-forwarder.mjs',
   extensions: '/opt/ide-extensions',
   home: '/home/candidate',
   workspace: '/workspace',
@@ -96,6 +101,7 @@ export function bwrapArgs(rt: IdeRuntime, layout: InstanceLayout, network: Netwo
     '--ro-bind', path.join(layout.sandboxEtc, 'hostname'), '/etc/hostname',
     '--ro-bind', rt.runtimeDir, INSIDE.runtime,
     '--ro-bind', rt.extensionsDir, INSIDE.extensions,
+    ...(network === 'none' ? ['--ro-bind', GATEWAY_FORWARDER, INSIDE.forwarder] : []),
     '--bind', layout.home, INSIDE.home,
     '--bind', layout.workspace, INSIDE.workspace,
     '--bind', layout.run, INSIDE.run,
