@@ -83,19 +83,32 @@ async function main() {
       }
     },
   };
-  const seeder = new OperationsEngine({ db: seedDb, tables, publisher: { ...publisher, async global() {} }, config });
+  const seeder = new OperationsEngine({
+    db: seedDb,
+    tables,
+    publisher: { ...publisher, async global() {} },
+    config,
+  });
 
-  // Seed: due times spread evenly, starting after the seeding is surely done.
-  const seedMs = Math.max(3000, N * 6);
+  // Seed: due times spread evenly, starting once seeding and start-up are surely done (the
+  // schedulers then idle until the first due time, so seeding never counts as latency).
+  const seedMs = Math.max(5000, N * 15);
   const t0 = Date.now() + seedMs;
-  log(`seeding ${N} creates due over ${SPREAD} ms from +${seedMs} ms, deadlines ${DESTROY_AFTER} ms later`);
+  log(
+    `seeding ${N} creates due over ${SPREAD} ms from +${seedMs} ms, deadlines ${DESTROY_AFTER} ms later`,
+  );
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < N) {
         const i = next++;
         const due = t0 + (N === 1 ? 0 : Math.round((i * SPREAD) / (N - 1)));
-        await seeder.enqueue({ interviewId: `iv_${i}`, type: 'create', scheduledAt: due, autoDestroyAt: due + DESTROY_AFTER });
+        await seeder.enqueue({
+          interviewId: `iv_${i}`,
+          type: 'create',
+          scheduledAt: due,
+          autoDestroyAt: due + DESTROY_AFTER,
+        });
       }
     }),
   );
@@ -114,19 +127,29 @@ async function main() {
         hooks: new MemoryInterviewHooks({ anyInterview: true }),
         config,
         owner: `bench-${s}`,
-        logger: { debug() {}, info() {}, warn: (o, m) => console.error('warn', m, o), error: (o, m) => console.error('error', m, o) },
+        logger: {
+          debug() {},
+          info() {},
+          warn: (o, m) => console.error('warn', m, o),
+          error: (o, m) => console.error('error', m, o),
+        },
       }),
     );
   }
   await Promise.all(schedulers.map((s) => s.start()));
-  log(`${SCHEDULERS} scheduler(s) started (poll ${config.SCHEDULER_POLL_MS} ms, concurrency ${config.SCHEDULER_CONCURRENCY})`);
+  log(
+    `${SCHEDULERS} scheduler(s) started (poll ${config.SCHEDULER_POLL_MS} ms, concurrency ${config.SCHEDULER_CONCURRENCY})`,
+  );
 
   const count = (type: string) => [...claims.values()].filter((c) => c.type === type).length;
   const progress = setInterval(() => {
     log(`running so far: creates ${count('create')}/${N}, destroys ${count('destroy')}/${N}`);
     if (process.env.BENCH_DEBUG) for (const s of schedulers) log(JSON.stringify(s.health()));
   }, 5000);
-  await waitUntil(() => count('create') >= N && count('destroy') >= N, t0 + SPREAD + DESTROY_AFTER + 120_000);
+  await waitUntil(
+    () => count('create') >= N && count('destroy') >= N,
+    t0 + SPREAD + DESTROY_AFTER + 120_000,
+  );
 
   // Burst: BURST creates due at the same instant.
   let burstLastMs: number | null = null;
@@ -138,7 +161,15 @@ async function main() {
       Array.from({ length: 16 }, async () => {
         while (next < BURST) {
           const i = next++;
-          ids.push((await seeder.enqueue({ interviewId: `burst_${i}`, type: 'create', scheduledAt: burstAt })).operation.id);
+          ids.push(
+            (
+              await seeder.enqueue({
+                interviewId: `burst_${i}`,
+                type: 'create',
+                scheduledAt: burstAt,
+              })
+            ).operation.id,
+          );
         }
       }),
     );
@@ -167,11 +198,16 @@ async function main() {
       .sort((a, b) => a - b);
   const creates = latency('create');
   const destroys = latency('destroy');
-  const pct = (xs: number[], p: number) => (xs.length ? xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : NaN);
+  const pct = (xs: number[], p: number) =>
+    xs.length ? xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : NaN;
   const health = schedulers.map((s) => s.health().totals);
   log(`scheduler totals: ${JSON.stringify(health)}`);
-  log(`create due→running: p50 ${pct(creates, 50)} ms, p99 ${pct(creates, 99)} ms, max ${creates.at(-1)} ms (${creates.length})`);
-  log(`destroy lateness: p50 ${pct(destroys, 50)} ms, p99 ${pct(destroys, 99)} ms, max ${destroys.at(-1)} ms (${destroys.length})`);
+  log(
+    `create due→running: p50 ${pct(creates, 50)} ms, p99 ${pct(creates, 99)} ms, max ${creates.at(-1)} ms (${creates.length})`,
+  );
+  log(
+    `destroy lateness: p50 ${pct(destroys, 50)} ms, p99 ${pct(destroys, 99)} ms, max ${destroys.at(-1)} ms (${destroys.length})`,
+  );
   log(`burst of ${BURST}: last running after ${burstLastMs} ms; duplicates: ${duplicates}`);
 
   seedDb.destroy();

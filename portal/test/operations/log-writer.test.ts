@@ -17,7 +17,8 @@ afterAll(() => t.stop());
 
 /** A publisher that records what it got and whether it was already stored at that moment. */
 function recordingPublisher() {
-  const published: { operationId: string; events: OperationEvent[]; storedSeqAtCall: number }[] = [];
+  const published: { operationId: string; events: OperationEvent[]; storedSeqAtCall: number }[] =
+    [];
   let writer: LogWriter | undefined;
   const publisher: EventPublisher = {
     operationEvents(operationId, events) {
@@ -34,7 +35,14 @@ describe('LogWriter', () => {
   it('assigns gap-free monotonic seqs across batches', async () => {
     const id = newId();
     const p = recordingPublisher();
-    const w = new LogWriter({ store, publisher: p.publisher, operationId: id, afterSeq: 0, clock: systemClock, maxBatch: 7 });
+    const w = new LogWriter({
+      store,
+      publisher: p.publisher,
+      operationId: id,
+      afterSeq: 0,
+      clock: systemClock,
+      maxBatch: 7,
+    });
     for (let i = 0; i < 30; i++) w.emit({ kind: 'log', level: 'info', message: `line ${i}` });
     expect(await w.close()).toBe(true);
     const all = await store.readAfter(id, 0, 1000);
@@ -65,17 +73,30 @@ describe('LogWriter', () => {
   it('calls the publisher only after the batch is stored', async () => {
     const id = newId();
     const p = recordingPublisher();
-    const w = new LogWriter({ store, publisher: p.publisher, operationId: id, afterSeq: 0, clock: systemClock, maxBatch: 3 });
+    const w = new LogWriter({
+      store,
+      publisher: p.publisher,
+      operationId: id,
+      afterSeq: 0,
+      clock: systemClock,
+      maxBatch: 3,
+    });
     p.attach(w);
     for (let i = 0; i < 8; i++) w.emit({ kind: 'log', level: 'info', message: `m${i}` });
     await w.close();
-    expect(p.published.flatMap((b) => b.events.map((e) => e.seq))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(p.published.flatMap((b) => b.events.map((e) => e.seq))).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8,
+    ]);
     for (const b of p.published) expect(b.storedSeqAtCall).toBe(b.events.at(-1)!.seq);
   });
 
   it('stops, publishing nothing, when another writer already stored its seq', async () => {
     const id = newId();
-    await store.append(id, [{ seq: 1, ts: 1, kind: 'log', message: 'from the other owner' }], Date.now());
+    await store.append(
+      id,
+      [{ seq: 1, ts: 1, kind: 'log', message: 'from the other owner' }],
+      Date.now(),
+    );
     const p = recordingPublisher();
     let lost = '';
     const w = new LogWriter({
@@ -118,11 +139,22 @@ describe('LogWriter', () => {
 
   it('resumes after the last stored seq', async () => {
     const id = newId();
-    const a = new LogWriter({ store, publisher: recordingPublisher().publisher, operationId: id, afterSeq: 0, clock: systemClock });
+    const a = new LogWriter({
+      store,
+      publisher: recordingPublisher().publisher,
+      operationId: id,
+      afterSeq: 0,
+      clock: systemClock,
+    });
     a.emit({ kind: 'log', message: '1' });
     a.emit({ kind: 'log', message: '2' });
     await a.close();
-    const b = await LogWriter.resume({ store, publisher: recordingPublisher().publisher, operationId: id, clock: systemClock });
+    const b = await LogWriter.resume({
+      store,
+      publisher: recordingPublisher().publisher,
+      operationId: id,
+      clock: systemClock,
+    });
     b.emit({ kind: 'log', message: '3' });
     await b.close();
     expect((await store.readAfter(id, 0)).map((e) => [e.seq, e.message])).toEqual([
@@ -136,7 +168,14 @@ describe('LogWriter', () => {
 describe('OperationLogStore.readAfter', () => {
   it('pages through batches, starting inside a batch, in order', async () => {
     const id = newId();
-    const w = new LogWriter({ store, publisher: recordingPublisher().publisher, operationId: id, afterSeq: 0, clock: systemClock, maxBatch: 4 });
+    const w = new LogWriter({
+      store,
+      publisher: recordingPublisher().publisher,
+      operationId: id,
+      afterSeq: 0,
+      clock: systemClock,
+      maxBatch: 4,
+    });
     for (let i = 1; i <= 23; i++) w.emit({ kind: 'log', message: String(i) });
     await w.close();
     const seen: number[] = [];

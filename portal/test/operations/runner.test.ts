@@ -55,24 +55,55 @@ beforeEach(() => {
 function runnerFor(op: OperationRecord, driverOpts: Partial<FakeDriverOptions> = {}, owner = 'me') {
   const driver = new FakeDriver({ recordFile, ...driverOpts });
   return new OperationRunner(
-    { ops: engine.ops, logs: engine.logStore, publisher, driver, hooks, control: engine, catalog, config, clock: systemClock, logger: quiet, owner },
+    {
+      ops: engine.ops,
+      logs: engine.logStore,
+      publisher,
+      driver,
+      hooks,
+      control: engine,
+      catalog,
+      config,
+      clock: systemClock,
+      logger: quiet,
+      owner,
+    },
     op,
   );
 }
 
-async function claimedCreate(interviewId = `iv_${randomUUID()}`, owner = 'me'): Promise<OperationRecord> {
+async function claimedCreate(
+  interviewId = `iv_${randomUUID()}`,
+  owner = 'me',
+): Promise<OperationRecord> {
   hooks.add({ interviewId, challengeId: 'c', deadlineAt: Date.now() + 60_000 });
-  const { operation } = await engine.enqueue({ interviewId, type: 'create', scheduledAt: Date.now() });
-  return (await engine.ops.claim(operation.id, { owner, now: Date.now(), leaseMs: config.LEASE_MS, maxAttempts: 2 }))!;
+  const { operation } = await engine.enqueue({
+    interviewId,
+    type: 'create',
+    scheduledAt: Date.now(),
+  });
+  return (await engine.ops.claim(operation.id, {
+    owner,
+    now: Date.now(),
+    leaseMs: config.LEASE_MS,
+    maxAttempts: 2,
+  }))!;
 }
 
 describe('OperationRunner', () => {
   it('runs a create: driver side effect, interview statuses, gap-free log ending in `end`', async () => {
     const op = await claimedCreate();
     expect(await runnerFor(op).run()).toBe('completed');
-    expect((await engine.get(op.id))).toMatchObject({ status: 'completed', attempt: 1, result: { instance: { state: 'ready' } } });
+    expect(await engine.get(op.id)).toMatchObject({
+      status: 'completed',
+      attempt: 1,
+      result: { instance: { state: 'ready' } },
+    });
     expect(readFakeRecord(recordFile).map((e) => e.kind)).toEqual(['create-call', 'create']);
-    expect(hooks.statuses.get(op.interviewId)?.map((s) => s.status)).toEqual(['provisioning', 'ready']);
+    expect(hooks.statuses.get(op.interviewId)?.map((s) => s.status)).toEqual([
+      'provisioning',
+      'ready',
+    ]);
     const log = await engine.logs(op.id);
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
     expect(log[0]).toMatchObject({ kind: 'status', status: 'running' });
@@ -82,10 +113,22 @@ describe('OperationRunner', () => {
   });
 
   it('cancels a create whose interview does not exist', async () => {
-    const { operation } = await engine.enqueue({ interviewId: `iv_${randomUUID()}`, type: 'create', scheduledAt: Date.now() });
-    const op = (await engine.ops.claim(operation.id, { owner: 'me', now: Date.now(), leaseMs: config.LEASE_MS, maxAttempts: 2 }))!;
+    const { operation } = await engine.enqueue({
+      interviewId: `iv_${randomUUID()}`,
+      type: 'create',
+      scheduledAt: Date.now(),
+    });
+    const op = (await engine.ops.claim(operation.id, {
+      owner: 'me',
+      now: Date.now(),
+      leaseMs: config.LEASE_MS,
+      maxAttempts: 2,
+    }))!;
     expect(await runnerFor(op).run()).toBe('cancelled');
-    expect(await engine.get(op.id)).toMatchObject({ status: 'cancelled', error: 'interview not found' });
+    expect(await engine.get(op.id)).toMatchObject({
+      status: 'cancelled',
+      error: 'interview not found',
+    });
     expect(readFakeRecord(recordFile)).toEqual([]);
   });
 
@@ -94,17 +137,34 @@ describe('OperationRunner', () => {
     const fail = () => new Error('boom');
     expect(await runnerFor(op, { fail }).run()).toBe('retry');
     const queued = (await engine.get(op.id))!;
-    expect(queued).toMatchObject({ status: 'scheduled', attempt: 1, error: 'attempt 1 of 2 failed: boom' });
+    expect(queued).toMatchObject({
+      status: 'scheduled',
+      attempt: 1,
+      error: 'attempt 1 of 2 failed: boom',
+    });
     expect(queued.owner).toBeUndefined();
     expect(queued.scheduledAt).toBeGreaterThan(Date.now() - 50);
-    const again = await engine.ops.claim(op.id, { owner: 'me', now: queued.scheduledAt, leaseMs: config.LEASE_MS, maxAttempts: 2 });
+    const again = await engine.ops.claim(op.id, {
+      owner: 'me',
+      now: queued.scheduledAt,
+      leaseMs: config.LEASE_MS,
+      maxAttempts: 2,
+    });
     expect(again?.attempt).toBe(2);
     expect(await runnerFor(again!, { fail }).run()).toBe('failed');
-    expect(await engine.get(op.id)).toMatchObject({ status: 'failed', error: 'attempt 2 of 2 failed: boom' });
+    expect(await engine.get(op.id)).toMatchObject({
+      status: 'failed',
+      error: 'attempt 2 of 2 failed: boom',
+    });
     expect(hooks.lastStatus(op.interviewId)).toBe('failed');
     const log = await engine.logs(op.id);
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
-    expect(log.filter((e) => e.kind === 'status').map((e) => e.status)).toEqual(['running', 'scheduled', 'running', 'failed']);
+    expect(log.filter((e) => e.kind === 'status').map((e) => e.status)).toEqual([
+      'running',
+      'scheduled',
+      'running',
+      'failed',
+    ]);
     expect(log.at(-1)).toMatchObject({ kind: 'end', status: 'failed' });
   });
 
@@ -120,7 +180,10 @@ describe('OperationRunner', () => {
     expect(await done).toBe('cancelled');
     expect(Date.now() - t0).toBeLessThan(config.LEASE_MS / 3 + 500);
     expect(readFakeRecord(recordFile).map((e) => e.kind)).toContain('aborted');
-    expect(await engine.get(op.id)).toMatchObject({ status: 'cancelled', error: 'cancel requested' });
+    expect(await engine.get(op.id)).toMatchObject({
+      status: 'cancelled',
+      error: 'cancel requested',
+    });
     expect((await engine.logs(op.id)).at(-1)).toMatchObject({ kind: 'end', status: 'cancelled' });
   });
 
@@ -132,7 +195,12 @@ describe('OperationRunner', () => {
     // Its first entries (running, provisioning, instance created) are stored...
     await waitForAsync(async () => (await engine.logStore.lastSeq(op.id)) >= 3);
     // ...then another owner claims as if the lease had expired (its clock says so).
-    const thief = await engine.ops.claim(op.id, { owner: 'thief', now: op.leaseUntil! + 1, leaseMs: 60_000, maxAttempts: 5 });
+    const thief = await engine.ops.claim(op.id, {
+      owner: 'thief',
+      now: op.leaseUntil! + 1,
+      leaseMs: 60_000,
+      maxAttempts: 5,
+    });
     expect(thief).toMatchObject({ owner: 'thief', attempt: 2 });
     const seqAtTakeover = await engine.logStore.lastSeq(op.id);
     expect(await done).toBe('lease-lost');
@@ -145,12 +213,31 @@ describe('OperationRunner', () => {
   it('destroy cancels the queued create of its interview, then destroys', async () => {
     const interviewId = `iv_${randomUUID()}`;
     hooks.add({ interviewId, challengeId: 'c', deadlineAt: Date.now() });
-    const create = await engine.enqueue({ interviewId, type: 'create', scheduledAt: Date.now() + 60_000 });
-    const { operation } = await engine.enqueue({ interviewId, type: 'destroy', scheduledAt: Date.now() });
-    const op = (await engine.ops.claim(operation.id, { owner: 'me', now: Date.now(), leaseMs: config.LEASE_MS, maxAttempts: 2 }))!;
+    const create = await engine.enqueue({
+      interviewId,
+      type: 'create',
+      scheduledAt: Date.now() + 60_000,
+    });
+    const { operation } = await engine.enqueue({
+      interviewId,
+      type: 'destroy',
+      scheduledAt: Date.now(),
+    });
+    const op = (await engine.ops.claim(operation.id, {
+      owner: 'me',
+      now: Date.now(),
+      leaseMs: config.LEASE_MS,
+      maxAttempts: 2,
+    }))!;
     expect(await runnerFor(op).run()).toBe('completed');
-    expect(await engine.get(create.operation.id)).toMatchObject({ status: 'cancelled', error: 'interview is being destroyed' });
-    expect(readFakeRecord(recordFile).map((e) => e.kind)).toEqual(['destroy-call', 'destroy-missing']);
+    expect(await engine.get(create.operation.id)).toMatchObject({
+      status: 'cancelled',
+      error: 'interview is being destroyed',
+    });
+    expect(readFakeRecord(recordFile).map((e) => e.kind)).toEqual([
+      'destroy-call',
+      'destroy-missing',
+    ]);
     expect(hooks.statuses.get(interviewId)?.map((s) => s.status)).toEqual(['destroying', 'ended']);
   });
 
@@ -158,14 +245,25 @@ describe('OperationRunner', () => {
     const createOp = await claimedCreate(undefined, 'creator');
     const createRun = runnerFor(createOp, { createMs: 10_000 }, 'creator').run();
     await waitFor(() => readFakeRecord(recordFile).some((e) => e.kind === 'create'));
-    const { operation } = await engine.enqueue({ interviewId: createOp.interviewId, type: 'destroy', scheduledAt: Date.now() });
-    const op = (await engine.ops.claim(operation.id, { owner: 'me', now: Date.now(), leaseMs: config.LEASE_MS, maxAttempts: 2 }))!;
+    const { operation } = await engine.enqueue({
+      interviewId: createOp.interviewId,
+      type: 'destroy',
+      scheduledAt: Date.now(),
+    });
+    const op = (await engine.ops.claim(operation.id, {
+      owner: 'me',
+      now: Date.now(),
+      leaseMs: config.LEASE_MS,
+      maxAttempts: 2,
+    }))!;
     expect(await runnerFor(op).run()).toBe('completed');
     expect(await createRun).toBe('cancelled');
     const kinds = readFakeRecord(recordFile).map((e) => e.kind);
     expect(kinds.indexOf('aborted')).toBeLessThan(kinds.indexOf('destroy-call'));
     expect(kinds.at(-1)).toBe('destroy');
-    expect((await engine.get(op.id))?.result).toEqual({ archive: { key: `fake/${createOp.interviewId}.tar`, bytes: 0 } });
+    expect((await engine.get(op.id))?.result).toEqual({
+      archive: { key: `fake/${createOp.interviewId}.tar`, bytes: 0 },
+    });
   });
 });
 

@@ -72,11 +72,15 @@ async function spawnScheduler(
     env,
     ...extra,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/scheduler-process.ts', JSON.stringify(args)], {
-    cwd: portalDir,
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/support/scheduler-process.ts', JSON.stringify(args)],
+    {
+      cwd: portalDir,
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    },
+  );
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
@@ -101,14 +105,23 @@ async function scanOps(w: World): Promise<OperationRecord[]> {
   const items: OperationRecord[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const r = await t.db.send(new ScanCommand({ TableName: w.tables.operations, ...(start && { ExclusiveStartKey: start }) }));
+    const r = await t.db.send(
+      new ScanCommand({
+        TableName: w.tables.operations,
+        ...(start && { ExclusiveStartKey: start }),
+      }),
+    );
     items.push(...((r.Items ?? []) as OperationRecord[]));
     start = r.LastEvaluatedKey;
   } while (start);
   return items;
 }
 
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -116,7 +129,11 @@ async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, 
   }
 }
 
-async function enqueueMany(w: World, n: number, make: (i: number) => Parameters<OperationsEngine['enqueue']>[0]) {
+async function enqueueMany(
+  w: World,
+  n: number,
+  make: (i: number) => Parameters<OperationsEngine['enqueue']>[0],
+) {
   const out: OperationRecord[] = new Array(n);
   let i = 0;
   await Promise.all(
@@ -134,9 +151,17 @@ describe('schedulers in separate processes', () => {
   it('run each of 1,000 due operations exactly once', async () => {
     const w = await world();
     const now = Date.now();
-    const ops = await enqueueMany(w, 1000, (i) => ({ interviewId: `iv_${i}`, type: 'create', scheduledAt: now }));
+    const ops = await enqueueMany(w, 1000, (i) => ({
+      interviewId: `iv_${i}`,
+      type: 'create',
+      scheduledAt: now,
+    }));
     await Promise.all([spawnScheduler(w, 'p1'), spawnScheduler(w, 'p2')]);
-    await until(() => countBy(readFakeRecord(w.recordFile), 'create-call').size === 1000, 60_000, 'all driver calls');
+    await until(
+      () => countBy(readFakeRecord(w.recordFile), 'create-call').size === 1000,
+      60_000,
+      'all driver calls',
+    );
     await until(
       async () => (await scanOps(w)).filter((o) => o.status === 'completed').length === 1000,
       60_000,
@@ -151,24 +176,43 @@ describe('schedulers in separate processes', () => {
     expect([...effects.values()].every((n) => n === 1)).toBe(true);
     const final = await scanOps(w);
     expect(final.every((o) => o.status === 'completed' && o.attempt === 1)).toBe(true);
-    const byOwner = countBy(final.map((o) => ({ kind: 'create', interviewId: o.owner!, pid: 0, at: 0 })), 'create');
+    const byOwner = countBy(
+      final.map((o) => ({ kind: 'create', interviewId: o.owner!, pid: 0, at: 0 })),
+      'create',
+    );
     expect([...byOwner.keys()].sort()).toEqual(['p1', 'p2']);
     expect(ops.length).toBe(1000);
   }, 90_000);
 
   it('resumes the operation of a runner killed with SIGKILL after its lease expires, without a duplicate side effect', async () => {
     const w = await world();
-    const { operation } = await w.engine.enqueue({ interviewId: 'iv_killed', type: 'create', scheduledAt: Date.now() });
+    const { operation } = await w.engine.enqueue({
+      interviewId: 'iv_killed',
+      type: 'create',
+      scheduledAt: Date.now(),
+    });
     const a = await spawnScheduler(w, 'victim', { createMs: 60_000 });
-    await until(() => readFakeRecord(w.recordFile).some((e) => e.kind === 'create'), 10_000, 'the first create');
-    await until(async () => (await w.engine.logStore.lastSeq(operation.id)) >= 3, 5000, 'the first log lines');
+    await until(
+      () => readFakeRecord(w.recordFile).some((e) => e.kind === 'create'),
+      10_000,
+      'the first create',
+    );
+    await until(
+      async () => (await w.engine.logStore.lastSeq(operation.id)) >= 3,
+      5000,
+      'the first log lines',
+    );
     // The survivor is up before the kill: it must not take a live lease.
     await spawnScheduler(w, 'survivor', { createMs: 100 });
     await new Promise((r) => setTimeout(r, 500));
     expect(await w.engine.get(operation.id)).toMatchObject({ owner: 'victim', attempt: 1 });
     const killedAt = Date.now();
     a.kill('SIGKILL');
-    await until(async () => (await w.engine.get(operation.id))?.status === 'completed', 15_000, 'the resumed operation');
+    await until(
+      async () => (await w.engine.get(operation.id))?.status === 'completed',
+      15_000,
+      'the resumed operation',
+    );
 
     const op = (await w.engine.get(operation.id))!;
     expect(op).toMatchObject({ status: 'completed', attempt: 2, owner: 'survivor' });
@@ -199,15 +243,21 @@ describe('schedulers in separate processes', () => {
     }));
     await Promise.all([spawnScheduler(w, 'p1'), spawnScheduler(w, 'p2')]);
     await until(
-      async () => (await scanOps(w)).filter((o) => o.type === 'destroy' && o.status === 'completed').length === n,
+      async () =>
+        (await scanOps(w)).filter((o) => o.type === 'destroy' && o.status === 'completed')
+          .length === n,
       30_000,
       'all destroys completed',
     );
     const all = await scanOps(w);
     const destroys = all.filter((o) => o.type === 'destroy');
     expect(destroys).toHaveLength(n);
-    expect(new Set(destroys.map((d) => d.id))).toEqual(new Set(creates.map((c) => destroyOperationId(c.interviewId))));
-    expect(all.filter((o) => o.type === 'create').every((c) => c.autoDestroyAt === undefined)).toBe(true);
+    expect(new Set(destroys.map((d) => d.id))).toEqual(
+      new Set(creates.map((c) => destroyOperationId(c.interviewId))),
+    );
+    expect(all.filter((o) => o.type === 'create').every((c) => c.autoDestroyAt === undefined)).toBe(
+      true,
+    );
     const record = readFakeRecord(w.recordFile);
     const destroyCalls = countBy(record, 'destroy-call');
     expect(destroyCalls.size).toBe(n);

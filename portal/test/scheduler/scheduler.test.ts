@@ -47,9 +47,19 @@ afterEach(async () => {
   await Promise.all(schedulers.splice(0).map((s) => s.close(0)));
 });
 
-function setup(over: Partial<OperationsConfig> = {}, driverOpts: Partial<FakeDriverOptions> = {}, owner = 'a') {
+function setup(
+  over: Partial<OperationsConfig> = {},
+  driverOpts: Partial<FakeDriverOptions> = {},
+  owner = 'a',
+) {
   const config = { ...base, ...over };
-  const engine = new OperationsEngine({ db: t.db, tables, publisher: noopPublisher, config, catalog });
+  const engine = new OperationsEngine({
+    db: t.db,
+    tables,
+    publisher: noopPublisher,
+    config,
+    catalog,
+  });
   const hooks = new MemoryInterviewHooks({ anyInterview: true });
   const scheduler = new Scheduler({
     engine,
@@ -70,9 +80,16 @@ describe('dueDeadlines', () => {
     const op = (id: string, type: 'create' | 'destroy', autoDestroyAt?: number) =>
       ({ id, interviewId: `i-${id}`, type, autoDestroyAt }) as OperationRecord;
     expect(
-      dueDeadlines([op('a', 'create', 20), op('b', 'create', 10), op('c', 'create', 31), op('d', 'destroy', 5), op('e', 'create')], 30).map(
-        (a) => a.createOperationId,
-      ),
+      dueDeadlines(
+        [
+          op('a', 'create', 20),
+          op('b', 'create', 10),
+          op('c', 'create', 31),
+          op('d', 'destroy', 5),
+          op('e', 'create'),
+        ],
+        30,
+      ).map((a) => a.createOperationId),
     ).toEqual(['b', 'a']);
   });
 });
@@ -82,7 +99,11 @@ describe('Scheduler.run', () => {
     const { engine, scheduler } = setup();
     const now = Date.now();
     const due = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 10 });
-    const later = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now + 60_000 });
+    const later = await engine.enqueue({
+      interviewId: iv(),
+      type: 'create',
+      scheduledAt: now + 60_000,
+    });
     const stats = await scheduler.run(now);
     expect(stats.scanned).toBe(true);
     expect(stats.claimed).toBeGreaterThanOrEqual(1);
@@ -104,8 +125,17 @@ describe('Scheduler.run', () => {
     const now = Date.now();
     const overdue = [];
     for (let i = 0; i < 2; i++) {
-      const { operation } = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 5000, autoDestroyAt: now - 1000 });
-      await engine.ops.cancelQueued(operation.id, { now, reason: 'test: never ran', expiresAt: Math.ceil(now / 1000) + 3600 });
+      const { operation } = await engine.enqueue({
+        interviewId: iv(),
+        type: 'create',
+        scheduledAt: now - 5000,
+        autoDestroyAt: now - 1000,
+      });
+      await engine.ops.cancelQueued(operation.id, {
+        now,
+        reason: 'test: never ran',
+        expiresAt: Math.ceil(now / 1000) + 3600,
+      });
       overdue.push(operation);
     }
     const stats = await scheduler.run(now);
@@ -124,7 +154,8 @@ describe('Scheduler.run', () => {
   it('keeps a quarter of its slots for destroys, so creates cannot starve a deadline', async () => {
     const { engine, scheduler } = setup({ SCHEDULER_CONCURRENCY: 4 }, { createMs: 10_000 });
     const now = Date.now();
-    for (let i = 0; i < 6; i++) await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 1000 });
+    for (let i = 0; i < 6; i++)
+      await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 1000 });
     const first = await scheduler.run(now);
     expect(first.claimedByType).toEqual({ create: 3, destroy: 0 });
     expect(first.backlog).toBe(3);
@@ -136,20 +167,47 @@ describe('Scheduler.run', () => {
   it('resumes an operation whose lease expired (attempt + 1)', async () => {
     const { engine, scheduler } = setup();
     const now = Date.now();
-    const { operation } = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 60_000 });
-    await engine.ops.claim(operation.id, { owner: 'dead', now: now - 5000, leaseMs: 1000, maxAttempts: 2 });
+    const { operation } = await engine.enqueue({
+      interviewId: iv(),
+      type: 'create',
+      scheduledAt: now - 60_000,
+    });
+    await engine.ops.claim(operation.id, {
+      owner: 'dead',
+      now: now - 5000,
+      leaseMs: 1000,
+      maxAttempts: 2,
+    });
     const stats = await scheduler.run(now);
     expect(stats.claimed).toBeGreaterThanOrEqual(1);
     await scheduler.idle();
-    expect(await engine.get(operation.id)).toMatchObject({ status: 'completed', attempt: 2, owner: 'a' });
+    expect(await engine.get(operation.id)).toMatchObject({
+      status: 'completed',
+      attempt: 2,
+      owner: 'a',
+    });
   });
 
   it('reaps an expired operation with no attempts left, writing the reason into its log', async () => {
     const { engine, scheduler, hooks } = setup();
     const now = Date.now();
-    const { operation } = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 60_000 });
-    await engine.ops.claim(operation.id, { owner: 'dead', now: now - 9000, leaseMs: 1000, maxAttempts: 2 });
-    await engine.ops.claim(operation.id, { owner: 'dead', now: now - 5000, leaseMs: 1000, maxAttempts: 2 });
+    const { operation } = await engine.enqueue({
+      interviewId: iv(),
+      type: 'create',
+      scheduledAt: now - 60_000,
+    });
+    await engine.ops.claim(operation.id, {
+      owner: 'dead',
+      now: now - 9000,
+      leaseMs: 1000,
+      maxAttempts: 2,
+    });
+    await engine.ops.claim(operation.id, {
+      owner: 'dead',
+      now: now - 5000,
+      leaseMs: 1000,
+      maxAttempts: 2,
+    });
     const stats = await scheduler.run(now);
     expect(stats.reaped).toBe(1);
     const op = await engine.get(operation.id);
@@ -168,7 +226,11 @@ describe('Scheduler loop', () => {
     const { engine, scheduler } = setup({ SCHEDULER_POLL_MS: 60_000 });
     await scheduler.start();
     const t0 = Date.now();
-    const { operation } = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: Date.now() });
+    const { operation } = await engine.enqueue({
+      interviewId: iv(),
+      type: 'create',
+      scheduledAt: Date.now(),
+    });
     await until(async () => (await engine.get(operation.id))?.status === 'completed');
     expect(Date.now() - t0).toBeLessThan(1000);
   });
@@ -178,16 +240,30 @@ describe('Scheduler loop', () => {
     const now = Date.now();
     const overdue: OperationRecord[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now - 60_000, autoDestroyAt: now - 100 });
+      const r = await engine.enqueue({
+        interviewId: iv(),
+        type: 'create',
+        scheduledAt: now - 60_000,
+        autoDestroyAt: now - 100,
+      });
       overdue.push(r.operation);
     }
     const fresh: OperationRecord[] = [];
-    for (let i = 0; i < 3; i++) fresh.push((await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now })).operation);
+    for (let i = 0; i < 3; i++)
+      fresh.push(
+        (await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now })).operation,
+      );
     const { scheduler } = setup({ SCHEDULER_CONCURRENCY: 3 });
     const first = await scheduler.start();
     expect(first.claimedByType.destroy).toBe(3);
-    await until(async () => (await Promise.all(fresh.map((o) => engine.get(o.id)))).every((o) => o?.status === 'completed'));
-    const destroys = await Promise.all(overdue.map((o) => engine.get(destroyOperationId(o.interviewId))));
+    await until(async () =>
+      (await Promise.all(fresh.map((o) => engine.get(o.id)))).every(
+        (o) => o?.status === 'completed',
+      ),
+    );
+    const destroys = await Promise.all(
+      overdue.map((o) => engine.get(destroyOperationId(o.interviewId))),
+    );
     const creates = await Promise.all(fresh.map((o) => engine.get(o.id)));
     const lastDestroyStart = Math.max(...destroys.map((d) => d!.startedAt!));
     expect(Math.min(...creates.map((c) => c!.startedAt!))).toBeGreaterThanOrEqual(lastDestroyStart);
@@ -196,14 +272,21 @@ describe('Scheduler loop', () => {
   it('close lets running work finish, then releases what is left, saying so in its log', async () => {
     const { engine, scheduler } = setup({}, { createMs: 10_000 });
     await scheduler.start();
-    const { operation } = await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: Date.now() });
+    const { operation } = await engine.enqueue({
+      interviewId: iv(),
+      type: 'create',
+      scheduledAt: Date.now(),
+    });
     await until(async () => (await engine.get(operation.id))?.status === 'running');
     await scheduler.close(100);
     const op = await engine.get(operation.id);
     expect(op).toMatchObject({ status: 'pending', attempt: 0 });
     expect(op?.owner).toBeUndefined();
     const statuses = (await engine.logs(operation.id)).filter((e) => e.kind === 'status');
-    expect(statuses.at(-1)).toMatchObject({ status: 'pending', message: 'released back to the queue' });
+    expect(statuses.at(-1)).toMatchObject({
+      status: 'pending',
+      message: 'released back to the queue',
+    });
   });
 });
 

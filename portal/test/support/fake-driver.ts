@@ -1,4 +1,12 @@
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
@@ -16,7 +24,8 @@ export interface FakeEffect {
    * effect happened. `adopt`/`destroy-missing`: the call found the work already done
    * (idempotence). `aborted`: the call saw its AbortSignal.
    */
-  kind: 'create-call' | 'create' | 'adopt' | 'destroy-call' | 'destroy' | 'destroy-missing' | 'aborted';
+  kind:
+    'create-call' | 'create' | 'adopt' | 'destroy-call' | 'destroy' | 'destroy-missing' | 'aborted';
   interviewId: string;
   pid: number;
   at: number;
@@ -29,7 +38,11 @@ export interface FakeDriverOptions {
   createMs?: number;
   destroyMs?: number;
   /** Makes a call fail (e.g. to exercise retries): return the error to throw. */
-  fail?: (call: { kind: 'create' | 'destroy'; interviewId: string; calls: number }) => Error | undefined;
+  fail?: (call: {
+    kind: 'create' | 'destroy';
+    interviewId: string;
+    calls: number;
+  }) => Error | undefined;
 }
 
 /**
@@ -86,7 +99,10 @@ export class FakeDriver implements InstanceDriver {
   }
 
   async list(): Promise<InstanceInfo[]> {
-    return readdirSync(this.dir).map((f) => ({ interviewId: decodeURIComponent(f), state: 'ready' as const }));
+    return readdirSync(this.dir).map((f) => ({
+      interviewId: decodeURIComponent(f),
+      state: 'ready' as const,
+    }));
   }
 
   private async work(ms: number, signal: AbortSignal, interviewId: string): Promise<void> {
@@ -129,6 +145,7 @@ export function readFakeRecord(recordFile: string): FakeEffect[] {
 /** How many times each interview saw an effect of `kind`. */
 export function countBy(effects: FakeEffect[], kind: FakeEffect['kind']): Map<string, number> {
   const m = new Map<string, number>();
-  for (const e of effects) if (e.kind === kind) m.set(e.interviewId, (m.get(e.interviewId) ?? 0) + 1);
+  for (const e of effects)
+    if (e.kind === kind) m.set(e.interviewId, (m.get(e.interviewId) ?? 0) + 1);
   return m;
 }

@@ -39,7 +39,7 @@ const stderrLogger: OpsLogger = {
 function safe(obj: object): string {
   try {
     const o = obj as { err?: unknown };
-    return o.err instanceof Error ? o.err.stack ?? o.err.message : JSON.stringify(obj);
+    return o.err instanceof Error ? (o.err.stack ?? o.err.message) : JSON.stringify(obj);
   } catch {
     return '';
   }
@@ -59,6 +59,8 @@ const { scheduler, stop } = await startSchedulerProcess({
   logger: stderrLogger,
   owner: args.owner,
 });
-process.stdout.write(JSON.stringify({ ready: true, owner: scheduler.owner, pid: process.pid }) + '\n');
+process.stdout.write(
+  JSON.stringify({ ready: true, owner: scheduler.owner, pid: process.pid }) + '\n',
+);
 process.stdin.on('end', () => void stop().finally(() => process.exit(0)));
 process.stdin.resume();

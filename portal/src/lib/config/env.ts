@@ -116,7 +116,7 @@ export const envSchema = z.object({
   /** How often the sweeper looks for slices of dead processes. */
   AI_SWEEP_INTERVAL_MS: int(100, 600_000).default(10_000),
   /** How long a verified gateway token's interview state (revocation, deadline, budget) is trusted before it is re-read in the background. */
-  AI_ACCESS_CACHE_MS: int(50, 60_000).default(1000),
+  AI_ACCESS_CACHE_MS: int(50, 60_000).default(2000),
   /** Largest chat request body, in bytes (413 beyond). */
   AI_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   /** Largest single message content, in bytes (400 beyond). */

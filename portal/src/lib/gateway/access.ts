@@ -9,8 +9,15 @@ export interface InterviewAccess {
   /** Last known ledger (budget, deadline, end, pinned model); null when none exists. */
   ledger: LedgerItem | null;
   tokens: Map<string, TokenItem>;
+  /** When the ledger was last read (revocation, end and deadline live there). */
   loadedAt: number;
+  /** When the token list was last read (only needed for tokens not seen yet, and expiry changes). */
+  tokensLoadedAt: number;
 }
+
+/** A token is revoked by its own flag or by the ledger's "every token issued so far" mark. */
+export const isRevoked = (t: TokenItem, ledger: LedgerItem | null) =>
+  t.revokedAt !== undefined || (ledger?.tokensRevokedAt !== undefined && t.createdAt <= ledger.tokensRevokedAt);
 
 export interface Authenticated {
   interviewId: string;
@@ -57,25 +64,23 @@ export class AccessCache {
     const hash = hashToken(token);
     let access = await this.get(interviewId);
     let t = access.tokens.get(hash);
-    if (!t && this.deps.now() - access.loadedAt > RECHECK_MS) {
-      access = await this.load(interviewId);
+    if (!t && this.deps.now() - access.tokensLoadedAt > RECHECK_MS) {
+      // Issued by another process since the tokens were read.
+      access = await this.load(interviewId, true);
       t = access.tokens.get(hash);
     }
     if (!t || !access.ledger) throw gwErrors.invalidToken();
-    if (t.revokedAt !== undefined) throw gwErrors.tokenRevoked();
+    if (isRevoked(t, access.ledger)) throw gwErrors.tokenRevoked();
     this.checkOpen(access);
-    if (this.deps.now() >= access.ledger.deadlineAt && this.deps.now() - access.loadedAt > RECHECK_MS) {
-      access = await this.load(interviewId);
+    const now = this.deps.now();
+    if ((now >= access.ledger.deadlineAt || now >= t.expiresAt) && now - access.loadedAt > RECHECK_MS) {
+      // Passed, or extended by another process? Deadlines and token expiry move together.
+      access = await this.load(interviewId, true);
       t = access.tokens.get(hash) ?? t;
-      if (t.revokedAt !== undefined) throw gwErrors.tokenRevoked();
+      if (!access.ledger || isRevoked(t, access.ledger)) throw gwErrors.tokenRevoked();
       this.checkOpen(access);
     }
-    if (!access.ledger || this.deps.now() >= access.ledger.deadlineAt) throw gwErrors.deadlinePassed();
-    if (this.deps.now() >= t.expiresAt && this.deps.now() - access.loadedAt > RECHECK_MS) {
-      // Extended elsewhere? Tokens follow the deadline.
-      access = await this.load(interviewId);
-      t = access.tokens.get(hash) ?? t;
-    }
+    if (this.deps.now() >= access.ledger!.deadlineAt) throw gwErrors.deadlinePassed();
     if (this.deps.now() >= t.expiresAt) throw gwErrors.tokenExpired();
     return { interviewId, access };
   }
@@ -97,22 +102,29 @@ export class AccessCache {
     return this.entries.get(interviewId);
   }
 
-  /** Reads the interview's ledger and tokens (single-flight per interview). */
-  load(interviewId: string): Promise<InterviewAccess> {
+  /**
+   * Reads the interview's ledger, and its tokens when `withTokens` or not cached (single-flight
+   * per interview). The background refresh reads only the ledger: one GetItem per busy
+   * interview per AI_ACCESS_CACHE_MS.
+   */
+  load(interviewId: string, withTokens = false): Promise<InterviewAccess> {
     const inflight = this.loading.get(interviewId);
-    if (inflight) return inflight;
-    const p = (async () => {
+    if (inflight && !withTokens) return inflight;
+    const p: Promise<InterviewAccess> = (async () => {
       const startedAt = this.deps.now();
+      const cached = this.entries.get(interviewId);
+      const readTokens = withTokens || !cached;
       try {
         const [ledger, tokens] = await Promise.all([
           this.deps.ledger.get(interviewId),
-          this.deps.tokens.list(interviewId),
+          readTokens ? this.deps.tokens.list(interviewId) : Promise.resolve(null),
         ]);
         const next: InterviewAccess = {
           interviewId,
           ledger,
-          tokens: new Map(tokens.map((t) => [t.tokenHash, t])),
+          tokens: tokens ? new Map(tokens.map((t) => [t.tokenHash, t])) : new Map(this.entries.get(interviewId)?.tokens ?? []),
           loadedAt: startedAt,
+          tokensLoadedAt: tokens ? startedAt : (this.entries.get(interviewId)?.tokensLoadedAt ?? 0),
         };
         const before = this.entries.get(interviewId);
         // A ledger write of this process that finished while we read is newer than what we read.
@@ -124,7 +136,7 @@ export class AccessCache {
         this.deps.log.warn({ interviewId, err: (e as Error).message }, 'gateway: could not read interview access state');
         throw new GatewayError(503, 'unavailable', 'The AI gateway could not check this token right now; retry shortly', true, 1);
       } finally {
-        this.loading.delete(interviewId);
+        if (this.loading.get(interviewId) === p!) this.loading.delete(interviewId);
       }
     })();
     this.loading.set(interviewId, p);
@@ -142,15 +154,11 @@ export class AccessCache {
     }
   }
 
-  /** Records a token this process just issued. */
-  addToken(t: TokenItem, ledger: LedgerItem | null): void {
-    const e = this.entries.get(t.interviewId);
-    if (e) {
-      e.tokens.set(t.tokenHash, t);
-      if (ledger) this.applyLedger(ledger);
-    } else {
-      this.set({ interviewId: t.interviewId, ledger, tokens: new Map([[t.tokenHash, t]]), loadedAt: this.deps.now() });
-    }
+  /** Records a revocation this process just wrote (every token of the interview). */
+  markRevoked(interviewId: string, at: number): void {
+    const e = this.entries.get(interviewId);
+    if (!e) return;
+    for (const [h, t] of e.tokens) if (t.revokedAt === undefined) e.tokens.set(h, { ...t, revokedAt: at });
   }
 
   /** Forgets an interview's state: the next request reads it again (revocations pushed by the event hub). */

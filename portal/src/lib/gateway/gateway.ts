@@ -8,7 +8,7 @@ import { TokenStore } from '../store/gateway-tokens';
 import { LedgerStore, type LedgerItem } from '../store/ledger';
 import { MessageStore } from '../store/messages';
 import { SettingsStore } from '../store/settings';
-import { AccessCache, type InterviewAccess } from './access';
+import { AccessCache, isRevoked, type InterviewAccess } from './access';
 import type { GatewayConfig } from './config';
 import { promptReserveFromExact, TokenCounter } from './counting';
 import { errorJson, GatewayError, gwErrors } from './errors';
@@ -274,8 +274,12 @@ export class Gateway {
 
   /** Revokes every gateway token of the interview (at destroy), stops its requests, returns its slices. */
   async revoke(interviewId: string): Promise<void> {
-    await this.tokens.revokeAll(interviewId, this.now());
-    this.access.invalidate(interviewId);
+    const now = this.now();
+    // The ledger mark is what other processes' caches see on their next refresh; the per-token flags are the record.
+    const ledger = await this.ledger.revokeTokens(interviewId, now);
+    await this.tokens.revokeAll(interviewId, now);
+    this.access.markRevoked(interviewId, now);
+    if (ledger) this.access.applyLedger(ledger);
     this.stopInterview(interviewId, 'ended');
     await this.pool.releaseInterview(interviewId);
   }
@@ -306,7 +310,7 @@ export class Gateway {
   async endAccess(interviewId: string): Promise<UsageSnapshot> {
     const ledger = await this.ledger.end(interviewId, this.now());
     if (!ledger) throw notFound('AI ledger');
-    this.access.invalidate(interviewId);
+    this.access.applyLedger(ledger);
     this.stopInterview(interviewId, 'ended');
     await this.pool.releaseInterview(interviewId);
     const u = (await this.usage(interviewId))!;
@@ -422,6 +426,9 @@ export class Gateway {
     let set = this.exchanges.get(ex.interviewId);
     if (!set) this.exchanges.set(ex.interviewId, (set = new Set()));
     set.add(ex);
+    // Access may have ended while this request was being admitted (after stopInterview ran).
+    const a = this.access.peek(ex.interviewId);
+    if (a && (a.ledger?.endedAt !== undefined || allRevoked(a))) ex.abort('ended');
   }
 
   private exchangeDone(ex: Exchange): void {
@@ -441,8 +448,8 @@ export class Gateway {
     const b = before?.ledger;
     const a = after.ledger;
     if (!a) return;
-    const revoked = after.tokens.size > 0 && [...after.tokens.values()].every((t) => t.revokedAt !== undefined);
-    if ((a.endedAt !== undefined && b?.endedAt === undefined) || revoked) {
+    this.pool.noteLedger(a);
+    if ((a.endedAt !== undefined && b?.endedAt === undefined) || allRevoked(after)) {
       if (this.exchanges.has(a.interviewId)) {
         this.stopInterview(a.interviewId, 'ended');
         void this.pool.releaseInterview(a.interviewId);
@@ -463,6 +470,9 @@ export class Gateway {
     return Response.json({ error: { code: 'internal', message: 'Internal error' } }, { status: 500 });
   }
 }
+
+const allRevoked = (a: InterviewAccess) =>
+  a.ledger?.tokensRevokedAt !== undefined && [...a.tokens.values()].every((t) => isRevoked(t, a.ledger));
 
 /** Builds and starts a gateway (see `GatewayDeps`). */
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {

@@ -35,6 +35,7 @@ export class HeldSlice implements OwnSlice {
   reserved = 0;
   inflight = 0;
   dirty = false;
+  persistedAt = 0;
   /** No new reservations; released once the last request settles. */
   retired = false;
   state: 'open' | 'closing' | 'closed' | 'lost' = 'open';
@@ -104,6 +105,8 @@ export class LedgerClosed extends Error {
 }
 
 const PREFETCH_BACKOFF_MS = 1000;
+/** A slice's running totals are persisted at most this often (they only feed other processes' meters; charges live in the transcript). */
+const PERSIST_MS = 5000;
 
 export class SlicePool {
   private slices = new Map<string, HeldSlice[]>();
@@ -218,6 +221,11 @@ export class SlicePool {
     return { chargedIn, chargedOut, capped: tokensIn + tokensOut > res.amount };
   }
 
+  /** A fresh view of the ledger (access refresh): slice sizing and futile-take avoidance use it. */
+  noteLedger(ledger: LedgerItem): void {
+    this.lastRemaining.set(ledger.interviewId, ledger.remaining);
+  }
+
   /** This process's slices of an interview (for the meter). */
   own(interviewId: string): OwnSlice[] {
     return this.slices.get(interviewId) ?? [];
@@ -235,7 +243,7 @@ export class SlicePool {
           if (s.state !== 'open') continue;
           const idle = s.inflight === 0 && (s.retired || now - s.lastUsedAt >= cfg.idleMs || s.free < cfg.minCompletionTokens);
           if (idle) work.push(this.release(s));
-          else if (s.dirty || s.leaseUntil - now < cfg.leaseMs / 2) work.push(this.renew(s, now));
+          else if ((s.dirty && now - s.persistedAt >= PERSIST_MS) || s.leaseUntil - now < cfg.leaseMs / 2) work.push(this.renew(s, now));
         }
       }
       await Promise.all(work);
@@ -322,6 +330,9 @@ export class SlicePool {
     for (let i = 0; i < 4; i++) {
       const hit = this.tryReserve(interviewId, prompt, completion, exact);
       if (hit) return hit;
+      // Known not to fit: skip the writes that would fail (the clamp path reads the ledger fresh).
+      const known = this.lastRemaining.get(interviewId);
+      if (known !== undefined && known < need && !this.takes.has(interviewId)) return null;
       const inflight = this.takes.get(interviewId);
       if (inflight) {
         await inflight.catch(() => null);
@@ -386,6 +397,7 @@ export class SlicePool {
 
   private async renew(s: HeldSlice, now: number): Promise<void> {
     s.dirty = false;
+    s.persistedAt = now;
     const leaseUntil = now + this.deps.config.leaseMs;
     try {
       const ok = await this.deps.ledger.renewSlice(s.interviewId, s.sliceId, this.deps.holder, leaseUntil, s);

@@ -13,7 +13,8 @@ const BATCH_CHARS = 48_000;
 const ITEMS_PER_BATCH = 25;
 /** At most this many new prompt messages are stored per request. */
 const MAX_PROMPT_ITEMS = 16;
-const MAX_PARALLEL_FLUSHES = 4;
+/** Few parallel writes: under load, what arrives meanwhile rides in the next, fuller batch. */
+const MAX_PARALLEL_FLUSHES = 2;
 
 /** One transcript entry as the API shows it. */
 export interface TranscriptMessage {

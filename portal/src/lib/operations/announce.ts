@@ -25,5 +25,7 @@ export function announce(publisher: EventPublisher, op: OperationRecord, log?: W
         ...(op.error !== undefined && { error: op.error }),
       },
     })
-    .catch((err: unknown) => log?.warn({ err, operationId: op.id }, 'operation.updated not published'));
+    .catch((err: unknown) =>
+      log?.warn({ err, operationId: op.id }, 'operation.updated not published'),
+    );
 }

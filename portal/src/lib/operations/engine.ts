@@ -86,7 +86,8 @@ export class OperationsEngine implements OperationControl {
     const now = this.clock.now();
     const due = input.scheduledAt - this.catalog[input.type].leadMs(this.deps.config);
     const id =
-      input.id ?? (input.type === 'destroy' ? destroyOperationId(input.interviewId) : `op_${randomUUID()}`);
+      input.id ??
+      (input.type === 'destroy' ? destroyOperationId(input.interviewId) : `op_${randomUUID()}`);
     const op: OperationRecord = {
       id,
       interviewId: input.interviewId,
@@ -137,7 +138,11 @@ export class OperationsEngine implements OperationControl {
         for (const l of this.cancelRequested) l(id);
         return { operation: rec, outcome: 'cancel-requested' };
       }
-      const rec = await this.ops.cancelQueued(id, { now, reason, expiresAt: expiresAtFor(op, now) });
+      const rec = await this.ops.cancelQueued(id, {
+        now,
+        reason,
+        expiresAt: expiresAtFor(op, now),
+      });
       if (!rec) continue; // claimed in between: ask the runner instead
       // Terminal now, so nobody else writes this log: we are its single writer.
       const writer = await LogWriter.resume({
@@ -164,7 +169,10 @@ export class OperationsEngine implements OperationControl {
    * Moves an interview's deadline ("extend"): sets the create operation's `autoDestroyAt`.
    * `too-late` when the destroy is already underway (enqueued and no longer movable).
    */
-  async setDeadline(createOperationId: string, autoDestroyAt: number): Promise<'updated' | 'too-late'> {
+  async setDeadline(
+    createOperationId: string,
+    autoDestroyAt: number,
+  ): Promise<'updated' | 'too-late'> {
     const now = this.clock.now();
     const before = await this.ops.get(createOperationId, now);
     if (!before) throw notFound('operation');

@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstanceDriver } from '../drivers/driver';
-import { isTerminal, type LogLevel, type OperationRecord, type OperationType } from '../store/types';
+import {
+  isTerminal,
+  type LogLevel,
+  type OperationRecord,
+  type OperationType,
+} from '../store/types';
 import type { Clock } from './clock';
 import type { InterviewHooks } from './interview-hooks';
 
@@ -83,7 +88,9 @@ export const runDestroy: Handler = async (ctx) => {
 
 async function stopCreates(ctx: HandlerContext): Promise<void> {
   const { control, op, clock } = ctx;
-  let live = (await control.byInterview(op.interviewId, 'create')).filter((c) => !isTerminal(c.status));
+  let live = (await control.byInterview(op.interviewId, 'create')).filter(
+    (c) => !isTerminal(c.status),
+  );
   for (const c of live) {
     try {
       const r = await control.cancel(c.id, 'interview is being destroyed');

@@ -37,7 +37,8 @@ export function decideOutcome(i: OutcomeInput): Verdict {
       ? { kind: 'finish', status: 'completed', ...(v.result && { result: v.result }) }
       : { kind: 'finish', status: 'cancelled', error: v.reason };
   }
-  if (i.abort?.kind === 'cancelled') return { kind: 'finish', status: 'cancelled', error: i.abort.reason };
+  if (i.abort?.kind === 'cancelled')
+    return { kind: 'finish', status: 'cancelled', error: i.abort.reason };
   if (i.abort?.kind === 'shutdown') {
     return { kind: 'requeue', scheduledAt: i.now, error: i.abort.reason, release: true };
   }

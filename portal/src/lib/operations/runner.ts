@@ -141,7 +141,8 @@ export class OperationRunner {
       const ctx: HandlerContext = {
         op,
         signal: this.controller.signal,
-        log: (level, message, data) => writer.emit({ kind: 'log', level, message, ...(data && { data }) }),
+        log: (level, message, data) =>
+          writer.emit({ kind: 'log', level, message, ...(data && { data }) }),
         driver: deps.driver,
         hooks: deps.hooks,
         control: deps.control,
@@ -169,7 +170,10 @@ export class OperationRunner {
 
     if (verdict.kind === 'abandon') {
       writer.discard('lease lost');
-      deps.logger.warn({ operationId: op.id, reason: verdict.reason }, 'lease lost; work abandoned');
+      deps.logger.warn(
+        { operationId: op.id, reason: verdict.reason },
+        'lease lost; work abandoned',
+      );
       return 'lease-lost';
     }
 
@@ -182,7 +186,8 @@ export class OperationRunner {
         data: { scheduledAt: verdict.scheduledAt },
       });
       await writer.close();
-      if (writer.stoppedReason !== 'closed' && writer.stoppedReason !== undefined) return 'lease-lost';
+      if (writer.stoppedReason !== 'closed' && writer.stoppedReason !== undefined)
+        return 'lease-lost';
       const rec = await deps.ops.requeue(op.id, {
         ...ref,
         scheduledAt: verdict.scheduledAt,
@@ -209,15 +214,26 @@ export class OperationRunner {
     if (!rec) return this.lost(writer);
     this.latest = rec;
     writer.setCanWrite(() => true);
-    if (error !== undefined) writer.emit({ kind: 'log', level: verdict.status === 'failed' ? 'error' : 'info', message: error });
+    if (error !== undefined)
+      writer.emit({
+        kind: 'log',
+        level: verdict.status === 'failed' ? 'error' : 'info',
+        message: error,
+      });
     writer.emit({ kind: 'status', status: verdict.status });
-    writer.emit({ kind: 'end', status: verdict.status, ...(error !== undefined && { message: error }) });
+    writer.emit({
+      kind: 'end',
+      status: verdict.status,
+      ...(error !== undefined && { message: error }),
+    });
     await writer.close();
     announce(deps.publisher, rec, deps.logger);
     if (verdict.status === 'failed') {
-      await kind.onFailed?.(deps.hooks, rec, error ?? 'failed').catch((err: unknown) =>
-        deps.logger.warn({ err, operationId: op.id }, 'onFailed hook failed'),
-      );
+      await kind
+        .onFailed?.(deps.hooks, rec, error ?? 'failed')
+        .catch((err: unknown) =>
+          deps.logger.warn({ err, operationId: op.id }, 'onFailed hook failed'),
+        );
     }
     return verdict.status satisfies OperationStatus;
   }

@@ -17,7 +17,11 @@ export function dueDeadlines(creates: Iterable<OperationRecord>, now: number): D
   const out: DeadlineAction[] = [];
   for (const op of creates) {
     if (op.type === 'create' && op.autoDestroyAt !== undefined && op.autoDestroyAt <= now) {
-      out.push({ createOperationId: op.id, interviewId: op.interviewId, autoDestroyAt: op.autoDestroyAt });
+      out.push({
+        createOperationId: op.id,
+        interviewId: op.interviewId,
+        autoDestroyAt: op.autoDestroyAt,
+      });
     }
   }
   return out.sort((a, b) => a.autoDestroyAt - b.autoDestroyAt);
@@ -50,7 +54,11 @@ export async function sweepDeadline(
   });
   if (!(await engine.ops.clearAutoDestroy(action.createOperationId, action.autoDestroyAt))) {
     const current = await engine.ops.get(action.createOperationId, now);
-    if (created && current?.autoDestroyAt !== undefined && current.autoDestroyAt > action.autoDestroyAt) {
+    if (
+      created &&
+      current?.autoDestroyAt !== undefined &&
+      current.autoDestroyAt > action.autoDestroyAt
+    ) {
       await engine.ops.reschedule(destroy.id, {
         from: action.autoDestroyAt,
         to: current.autoDestroyAt,

@@ -30,7 +30,9 @@ export interface SchedulerProcess {
  * A scheduler as its own process (`npm run scheduler`, for scale-out): any number of these and
  * of portal processes can share one table; leases keep every operation exactly-once.
  */
-export async function startSchedulerProcess(opts: SchedulerProcessOptions): Promise<SchedulerProcess> {
+export async function startSchedulerProcess(
+  opts: SchedulerProcessOptions,
+): Promise<SchedulerProcess> {
   const scheduler = await startScheduler({
     config: opts.config,
     db: opts.db,

@@ -14,7 +14,11 @@ import type { OperationRecord } from '../store/types';
  * Whether an operation the scheduler could pick up has no attempts left (pure). Expired leases
  * with attempts left are NOT reaped: the normal claim resumes them (attempt + 1).
  */
-export function isExhausted(op: OperationRecord, catalog: Catalog, config: OperationsConfig): boolean {
+export function isExhausted(
+  op: OperationRecord,
+  catalog: Catalog,
+  config: OperationsConfig,
+): boolean {
   return op.attempt >= catalog[op.type].maxAttempts(config);
 }
 
@@ -82,7 +86,9 @@ export class Reaper {
     deps.logger.warn({ operationId: op.id, reason }, 'operation reaped');
     await deps.catalog[op.type]
       .onFailed?.(deps.hooks, done, reason)
-      .catch((err: unknown) => deps.logger.warn({ err, operationId: op.id }, 'onFailed hook failed'));
+      .catch((err: unknown) =>
+        deps.logger.warn({ err, operationId: op.id }, 'onFailed hook failed'),
+      );
     return true;
   }
 }

@@ -7,7 +7,9 @@ import type { InterviewHooks } from '../operations/interview-hooks';
 import { OperationRunner, type OpsLogger, type RunOutcome } from '../operations/runner';
 import type { OperationRecord, OperationType } from '../store/types';
 import { dueDeadlines, sweepDeadline } from './deadline-sweeper';
+import { pickClaims } from './picker';
 import { isExhausted, Reaper } from './reaper';
+import { WorkCache } from './work-cache';
 
 export interface SchedulerDeps {
   engine: OperationsEngine;
@@ -69,6 +71,7 @@ interface Running {
 }
 
 const QUEUED = new Set(['pending', 'scheduled']);
+const silentLogger: OpsLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Runs due operations exactly once across any number of processes (I1) and enforces deadlines
@@ -83,30 +86,21 @@ const QUEUED = new Set(['pending', 'scheduled']);
  * The cache is only a hint: every claim is a conditional write, so a stale entry costs one
  * refused write.
  *
- * Each tick: enqueue destroys for passed deadlines first, reap operations out of attempts,
- * then claim due work up to SCHEDULER_CONCURRENCY, destroys before creates.
+ * Each tick: claim the due work (up to SCHEDULER_CONCURRENCY; destroys before creates, and a
+ * quarter of the slots only for destroys) while the destroys of passed deadlines are enqueued
+ * and claimed as they appear; operations out of attempts go to the reaper. On start, every
+ * overdue deadline is swept before anything is claimed (I2). A wake-up that arrives while a
+ * tick is busy claims what is due at once rather than waiting for the tick.
  */
 export class Scheduler {
   private readonly clock: Clock;
   private readonly logger: OpsLogger;
   private readonly reaper: Reaper;
-  private readonly lookaheadMs: number;
   private readonly scanLimit: number;
-  /** Slots only destroys may use (a quarter of SCHEDULER_CONCURRENCY, at least one). */
-  private readonly destroyReserve: number;
+  private readonly cache: WorkCache;
   private readonly running = new Map<string, Running>();
   /** Picked and being claimed: their slots are taken. */
   private readonly claiming = new Map<string, OperationType>();
-
-  private queued = new Map<string, OperationRecord>();
-  private expired = new Map<string, OperationRecord>();
-  private deadlines = new Map<string, OperationRecord>();
-  /** Added by wake() or retries while a scan was in flight: merged into its result. */
-  private addedDuringScan: OperationRecord[] = [];
-  private scanning = false;
-  /** Every queued op due at or before this was in the last scan. */
-  private queuedHorizon = -Infinity;
-  private deadlineHorizon = -Infinity;
   private nextScanAt = 0;
 
   private timer: NodeJS.Timeout | undefined;
@@ -135,10 +129,11 @@ export class Scheduler {
   constructor(private readonly deps: SchedulerDeps) {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? silentLogger;
-    this.lookaheadMs = deps.lookaheadMs ?? Math.max(2 * deps.config.SCHEDULER_POLL_MS, 2000);
     this.scanLimit = deps.scanLimit ?? 256;
-    const c = deps.config.SCHEDULER_CONCURRENCY;
-    this.destroyReserve = c >= 2 ? Math.max(1, Math.floor(c / 4)) : 0;
+    this.cache = new WorkCache({
+      lookaheadMs: deps.lookaheadMs ?? Math.max(2 * deps.config.SCHEDULER_POLL_MS, 2000),
+      scanLimit: this.scanLimit,
+    });
     this.reaper = new Reaper({
       ops: deps.engine.ops,
       logs: deps.engine.logStore,
@@ -197,7 +192,7 @@ export class Scheduler {
       })
       .finally(() => {
         this.ticking = undefined;
-          if (this.again) this.loop();
+        if (this.again) this.loop();
       });
     await this.ticking;
     return first ?? this.emptyStats(this.clock.now());
@@ -232,7 +227,7 @@ export class Scheduler {
       this.schedule(now);
       return;
     }
-    this.remember(op);
+    this.cache.remember(op);
     if (QUEUED.has(op.status)) this.schedule(Math.max(now, op.scheduledAt));
     if (op.autoDestroyAt !== undefined) this.schedule(Math.max(now, op.autoDestroyAt));
   }
@@ -246,7 +241,8 @@ export class Scheduler {
     if (this.closing) return stats;
 
     if (now >= this.nextScanAt) {
-      await this.scan(now);
+      await this.cache.scan(this.deps.engine.ops, now);
+      this.nextScanAt = now + this.deps.config.SCHEDULER_POLL_MS;
       stats.scanned = true;
     }
 
@@ -254,7 +250,7 @@ export class Scheduler {
     // claimed, so a slow sweep never delays a due create; each new destroy is claimed as soon
     // as it exists. (On start, Scheduler.start sweeps everything overdue first, and dispatch
     // claims destroys before creates.)
-    const actions = dueDeadlines(this.deadlines.values(), now);
+    const actions = dueDeadlines(this.cache.createsWithDeadlines(), now);
     stats.deadlinesDue = actions.length;
     stats.oldestOverdueMs = actions.length ? now - actions[0]!.autoDestroyAt : 0;
     await Promise.all([
@@ -262,9 +258,9 @@ export class Scheduler {
       eachLimit(actions, 16, async (a) => {
         try {
           const r = await sweepDeadline(this.deps.engine, a, later());
-          this.deadlines.delete(a.createOperationId);
+          this.cache.forgetDeadline(a.createOperationId);
           if (r.created) stats.destroysEnqueued++;
-          this.remember(r.destroy);
+          this.cache.remember(r.destroy);
         } catch (err) {
           stats.errors++;
           this.noteError(err, 'deadline sweep failed');
@@ -274,11 +270,11 @@ export class Scheduler {
       }),
     ]);
 
-    if (Math.min(this.queuedHorizon, this.deadlineHorizon) <= now && stats.backlog === 0) {
+    if (this.cache.exhausted(now) && stats.backlog === 0) {
       this.nextScanAt = Math.min(this.nextScanAt, now); // a truncated scan ran out: rescan
     }
     stats.running = this.running.size;
-    stats.nextWakeAt = this.nextWake(now);
+    stats.nextWakeAt = Math.min(this.nextScanAt, this.cache.nextAfter(now));
     stats.durationMs = this.clock.now() - t0;
     this.totals.destroysEnqueued += stats.destroysEnqueued;
     this.last = stats;
@@ -298,44 +294,24 @@ export class Scheduler {
     const { catalog } = this.deps.engine;
     const claimable: OperationRecord[] = [];
     const exhausted: OperationRecord[] = [];
-    const consider = (op: OperationRecord) => {
-      if (this.running.has(op.id) || this.claiming.has(op.id)) return;
+    for (const op of this.cache.due(now)) {
+      if (this.running.has(op.id) || this.claiming.has(op.id)) continue;
       (isExhausted(op, catalog, this.deps.config) ? exhausted : claimable).push(op);
-    };
-    for (const op of this.queued.values()) if (op.scheduledAt <= now) consider(op);
-    for (const op of this.expired.values()) consider(op);
-    for (const op of exhausted) this.forget(op.id);
-
-    // Destroys first, then by due time. Within one 250 ms slot the order is a per-owner hash,
-    // so schedulers facing the same burst try different operations first instead of racing
-    // for the same ones (each lost race is a wasted conditional write).
-    const rank = (op: OperationRecord) => Math.floor(dueTime(op) / 250);
-    claimable.sort(
-      (a, b) =>
-        catalog[a.type].priority - catalog[b.type].priority ||
-        rank(a) - rank(b) ||
-        this.spread(a.id) - this.spread(b.id),
-    );
-    const limit = this.deps.config.SCHEDULER_CONCURRENCY;
-    let busy = this.running.size + this.claiming.size;
-    let busyOther = 0;
-    for (const r of this.running.values()) if (r.runner.op.type !== 'destroy') busyOther++;
-    for (const type of this.claiming.values()) if (type !== 'destroy') busyOther++;
-    const picked: OperationRecord[] = [];
-    for (const op of claimable) {
-      if (busy >= limit) break;
-      // Slots kept for destroys (I2): long creates can never starve a deadline.
-      if (op.type !== 'destroy' && busyOther >= limit - this.destroyReserve) continue;
-      picked.push(op);
-      busy++;
-      if (op.type !== 'destroy') busyOther++;
     }
+    for (const op of exhausted) this.cache.forget(op.id);
+    const { picked, backlog } = pickClaims({
+      candidates: claimable,
+      busy: [...[...this.running.values()].map((r) => r.runner.op.type), ...this.claiming.values()],
+      concurrency: this.deps.config.SCHEDULER_CONCURRENCY,
+      catalog,
+      owner: this.deps.owner,
+    });
     for (const op of picked) {
-      this.forget(op.id);
+      this.cache.forget(op.id);
       this.claiming.set(op.id, op.type);
     }
     stats.due = Math.max(stats.due, claimable.length);
-    stats.backlog = claimable.length - picked.length;
+    stats.backlog = backlog;
 
     const reaping = eachLimit(exhausted, 8, async (op) => {
       try {
@@ -410,75 +386,13 @@ export class Scheduler {
       .then((outcome) => {
         this.running.delete(op.id);
         this.totals[outcome]++;
-        if (outcome === 'retry') this.remember(runner.record);
+        if (outcome === 'retry') this.cache.remember(runner.record);
         if (this.closing) return;
         const now = this.clock.now();
         if (outcome === 'retry') this.schedule(runner.record.scheduledAt);
-        if (this.hasDueWork(now)) this.schedule(now);
+        if (this.cache.hasDue(now)) this.schedule(now);
       });
     this.running.set(op.id, { runner, done });
-  }
-
-  private async scan(now: number): Promise<void> {
-    const { ops } = this.deps.engine;
-    this.scanning = true;
-    try {
-      const [due, expired, deadlines] = await Promise.all([
-        ops.queryDue(now + this.lookaheadMs, { now, limit: this.scanLimit }),
-        ops.queryExpiredLeases(now, this.scanLimit),
-        ops.queryDeadlines(now + this.lookaheadMs, { now, limit: this.scanLimit }),
-      ]);
-      this.queued = new Map(due.items.map((o) => [o.id, o]));
-      this.queuedHorizon = due.truncated ? (due.items.at(-1)?.scheduledAt ?? now) : now + this.lookaheadMs;
-      this.expired = new Map(expired.items.map((o) => [o.id, o]));
-      this.deadlines = new Map(deadlines.items.map((o) => [o.id, o]));
-      this.deadlineHorizon = deadlines.truncated
-        ? (deadlines.items.at(-1)?.autoDestroyAt ?? now)
-        : now + this.lookaheadMs;
-      this.nextScanAt = now + this.deps.config.SCHEDULER_POLL_MS;
-    } finally {
-      this.scanning = false;
-      const added = this.addedDuringScan;
-      this.addedDuringScan = [];
-      for (const op of added) this.remember(op);
-    }
-  }
-
-  /** Puts an operation we learned about (not from a scan) into the cache, if it is in range. */
-  private remember(op: OperationRecord): void {
-    if (this.scanning) this.addedDuringScan.push(op);
-    if (QUEUED.has(op.status) && op.scheduledAt <= this.queuedHorizon) this.queued.set(op.id, op);
-    if (op.type === 'create' && op.autoDestroyAt !== undefined && op.autoDestroyAt <= this.deadlineHorizon) {
-      this.deadlines.set(op.id, op);
-    }
-  }
-
-  private forget(id: string): void {
-    this.queued.delete(id);
-    this.expired.delete(id);
-  }
-
-  /** A stable per-owner pseudo-random number for an operation id (FNV-1a). */
-  private spread(id: string): number {
-    let h = 0x811c9dc5;
-    const key = this.deps.owner + id;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    return h >>> 0;
-  }
-
-  private hasDueWork(now: number): boolean {
-    if (this.expired.size > 0) return true;
-    for (const op of this.queued.values()) if (op.scheduledAt <= now) return true;
-    return false;
-  }
-
-  private nextWake(now: number): number {
-    let next = this.nextScanAt;
-    for (const op of this.queued.values()) if (op.scheduledAt > now) next = Math.min(next, op.scheduledAt);
-    for (const op of this.deadlines.values()) {
-      if (op.autoDestroyAt !== undefined && op.autoDestroyAt > now) next = Math.min(next, op.autoDestroyAt);
-    }
-    return next;
   }
 
   /** Every passed deadline gets its destroy (paging until none is left), before any claim. */
@@ -498,11 +412,14 @@ export class Scheduler {
     if (this.timer && at >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.loop();
-    }, Math.max(0, at - this.clock.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.loop();
+      },
+      Math.max(0, at - this.clock.now()),
+    );
   }
 
   private loop(): void {
@@ -560,7 +477,10 @@ export class Scheduler {
   }
 
   private noteError(err: unknown, msg: string): void {
-    this.lastError = { at: this.clock.now(), message: err instanceof Error ? err.message : String(err) };
+    this.lastError = {
+      at: this.clock.now(),
+      message: err instanceof Error ? err.message : String(err),
+    };
     this.logger.error({ err }, msg);
   }
 
@@ -586,9 +506,6 @@ export class Scheduler {
   }
 }
 
-/** When an operation became claimable: its due time, or when its lease ran out. */
-const dueTime = (op: OperationRecord) => (op.status === 'running' ? (op.leaseUntil ?? 0) : op.scheduledAt);
-
 function groupBy<T>(items: T[], key: (t: T) => number): T[][] {
   const groups = new Map<number, T[]>();
   for (const t of items) {
@@ -605,5 +522,3 @@ async function eachLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<voi
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
-
-const silentLogger: OpsLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -27,7 +27,8 @@ export interface StartSchedulerOptions {
   owner?: string;
 }
 
-export const defaultOwnerId = () => `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+export const defaultOwnerId = () =>
+  `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
 /**
  * Builds and starts this process's scheduler (overdue deadlines are swept first, see

@@ -34,6 +34,8 @@ export interface LedgerItem {
   deadlineAt: number;
   /** AI access ended early by the interviewer. */
   endedAt?: number;
+  /** Every gateway token issued up to this time is revoked (destroy). Lets a verifier see revocation from the ledger alone. */
+  tokensRevokedAt?: number;
   /** Model pinned for this interview (from `interview.ai.model`). */
   model?: string;
   createdAt: number;
@@ -221,6 +223,23 @@ export class LedgerStore {
           TableName: this.table,
           Key: { interviewId, sk: LEDGER_SK },
           UpdateExpression: 'SET endedAt = if_not_exists(endedAt, :now), updatedAt = :now, version = version + :one',
+          ConditionExpression: 'attribute_exists(interviewId)',
+          ExpressionAttributeValues: { ':now': now, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return (r?.Attributes as LedgerItem | undefined) ?? null;
+  }
+
+  /** Records that every token issued so far is revoked. Null when the ledger is missing. */
+  async revokeTokens(interviewId: string, now: number): Promise<LedgerItem | null> {
+    const r = await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { interviewId, sk: LEDGER_SK },
+          UpdateExpression: 'SET tokensRevokedAt = :now, updatedAt = :now, version = version + :one',
           ConditionExpression: 'attribute_exists(interviewId)',
           ExpressionAttributeValues: { ':now': now, ':one': 1 },
           ReturnValues: 'ALL_NEW',

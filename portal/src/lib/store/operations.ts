@@ -334,7 +334,10 @@ export class OperationStore {
    * first, via the sparse GSI status-autoDestroyAt (the attribute is removed once the destroy
    * operation exists).
    */
-  async queryDeadlines(until: number, a: { now: number; limit: number }): Promise<Page<OperationRecord>> {
+  async queryDeadlines(
+    until: number,
+    a: { now: number; limit: number },
+  ): Promise<Page<OperationRecord>> {
     const pages = await Promise.all(
       ALL_STATUSES.map((status) =>
         this.queryAll(
@@ -353,7 +356,11 @@ export class OperationStore {
   }
 
   /** Operations of one interview (optionally of one type), via GSI interviewId-type. */
-  async byInterview(interviewId: string, now: number, type?: OperationType): Promise<OperationRecord[]> {
+  async byInterview(
+    interviewId: string,
+    now: number,
+    type?: OperationType,
+  ): Promise<OperationRecord[]> {
     const page = await this.queryAll(
       {
         IndexName: INDEX.opsByInterviewType,
@@ -401,7 +408,10 @@ export class OperationStore {
   }
 
   /** Moves a queued operation's due time, only if it is still queued and due at `from`. */
-  async reschedule(id: string, a: { from: number; to: number; now: number }): Promise<OperationRecord | null> {
+  async reschedule(
+    id: string,
+    a: { from: number; to: number; now: number },
+  ): Promise<OperationRecord | null> {
     return this.update(id, {
       ConditionExpression: '#s IN (:pending, :scheduled) AND scheduledAt = :from',
       UpdateExpression: 'SET #s = :status, scheduledAt = :to ADD version :one',
@@ -428,7 +438,12 @@ export class OperationStore {
   ): Promise<OperationRecord | null> {
     try {
       const r = await this.db.send(
-        new UpdateCommand({ TableName: this.table, Key: { id }, ReturnValues: 'ALL_NEW', ...input }),
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { id },
+          ReturnValues: 'ALL_NEW',
+          ...input,
+        }),
       );
       return r.Attributes as OperationRecord;
     } catch (e) {
