@@ -73,6 +73,21 @@ function stepDone(extra = '') {
  * The child gets its own process group so an interrupt can stop npm together with
  * its install scripts and compilers (npm alone does not exit while scripts run).
  */
+/**
+ * The environment minus what a parent `npm run` exported (npm_config_user_agent, npm_node_execpath,
+ * NODE, npm_lifecycle_*, …): run from `npm test`, those name the system Node, and code-server's
+ * postinstall reads its Node version from npm_config_user_agent. Registry, proxy and TLS settings
+ * a user exported on purpose are kept.
+ */
+function withoutParentNpmEnv(env) {
+  const keep = /^npm_config_(registry|.*proxy|cafile|ca|strict_ssl|noproxy)$/i;
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      ([k]) => !(/^npm_/i.test(k) && !keep.test(k)) && k !== 'NODE' && k !== 'INIT_CWD',
+    ),
+  );
+}
+
 function run(cmd, args, { cwd, env, label }) {
   return new Promise((resolve, reject) => {
     const started = Date.now();
@@ -196,7 +211,7 @@ async function main() {
   fs.rmSync(path.join(runtimeDir, MANIFEST_FILE), { force: true });
 
   const baseEnv = {
-    ...process.env,
+    ...withoutParentNpmEnv(process.env),
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
     npm_config_audit: 'false',
