@@ -10,7 +10,12 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 for (const f of files) {
   const r = JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
   passed += r.numPassedTests ?? 0;
-  failed += (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
+  failed += r.numFailedTests ?? 0;
+  // A file that failed with no failing test (an import error, a failing hook) is one more failure.
+  for (const file of r.testResults ?? []) {
+    const tests = file.assertionResults ?? [];
+    if (file.status === 'failed' && !tests.some((t) => t.status === 'failed')) failed += 1;
+  }
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 }
 if (files.length === 0) failed += 1; // a runner that wrote no report failed
