@@ -44,10 +44,15 @@ const self = fileURLToPath(import.meta.url);
 const portalDir = path.resolve(path.dirname(self), '..', '..', 'portal');
 const REQUESTS = Number(process.env.REQUESTS ?? 2000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
-const TOKENS = Number(process.env.TOKENS ?? 16);
-const TOKEN_DELAY_MS = Number(process.env.TOKEN_DELAY_MS ?? 1);
+// A stream like a fast hosted model's (~100 tokens/s): 50 concurrent streams then mean what
+// they would in production. TOKEN_DELAY_MS=1 turns the upstream into a stress test instead
+// (~170 gateway requests/s through one process on a shared 2-core box).
+const TOKENS = Number(process.env.TOKENS ?? 32);
+const TOKEN_DELAY_MS = Number(process.env.TOKEN_DELAY_MS ?? 10);
+/** Also measure a bare pass-through proxy (the floor) in the same interleaving: BARE_PROXY=0 to skip. */
+const BARE_PROXY = process.env.BARE_PROXY !== '0';
 const WARMUP = 4; // requests per worker before measuring
-const TIGHT_EVERY = 10; // every 10th interview gets a budget that runs out
+const TIGHT_EVERY = 10; // every 10th interview (with ≥ 10 workers) gets a budget that runs out
 
 interface Shared {
   endpoint: string;
@@ -60,10 +65,6 @@ interface Shared {
 
 async function gatewayRole(shared: Shared): Promise<void> {
   const db = createDocumentClient({ endpoint: shared.endpoint, region: 'us-east-1' });
-  const counts: Record<string, number> = {};
-  const send = db.send.bind(db);
-  (db as any).send = (c: any) => { const k = c.constructor.name + ':' + String(c.input.TableName).split('-').pop(); counts[k] = (counts[k] ?? 0) + 1; return send(c); };
-  process.on('exit', () => console.error('DBCALLS', JSON.stringify(counts)));
   const config = parseConfig({
     OPENAI_BASE_URL: shared.upstreamUrl,
     OPENAI_API_KEY: shared.apiKey,
@@ -83,25 +84,52 @@ async function gatewayRole(shared: Shared): Promise<void> {
   const server = http.createServer(toNodeHandler((req) => gw.handleChatCompletions(req)));
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  let cpuAtStart = process.cpuUsage();
   process.on('message', async (m: { cmd: string; interviews?: { id: string; deadlineAt: number; ai: { tokenBudget: number } }[] }) => {
     if (m.cmd === 'issue') {
+      cpuAtStart = process.cpuUsage();
       const tokens = [];
       for (const i of m.interviews!) tokens.push((await gw.issueToken(i)).token);
       process.send!({ cmd: 'tokens', tokens });
     } else if (m.cmd === 'close') {
+      const c = process.cpuUsage(cpuAtStart);
+      const cpuMs = (c.user + c.system) / 1000;
       server.close();
       await gw.close({ graceMs: 5000 });
-      process.send!({ cmd: 'closed' });
+      process.send!({ cmd: 'closed', cpuMs });
       setTimeout(() => process.exit(0), 50);
     }
   });
   process.send!({ cmd: 'ready', port: (server.address() as { port: number }).port });
 }
 
+// ---------------------------------------------------------------- bare proxy role (reference)
+
+/** The floor DESIGN.md cites: a bare node:http pass-through to the same upstream, no parsing, no metering. */
+async function proxyRole(upstreamUrl: string): Promise<void> {
+  const target = new URL(upstreamUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const server = http.createServer((req, res) => {
+    res.socket?.setNoDelay(true);
+    const up = http.request(
+      { host: target.hostname, port: target.port, path: `/v1${req.url!.replace(/^\/api\/ai\/v1/, '')}`, method: req.method, headers: req.headers, agent },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.send!({ cmd: 'ready', port: (server.address() as { port: number }).port });
+}
+
 // ---------------------------------------------------------------- client
 
 interface Sample {
-  kind: 'direct' | 'gateway';
+  kind: 'direct' | 'gateway' | 'proxy';
   status: number;
   ttft: number;
   total: number;
@@ -161,7 +189,7 @@ async function main(): Promise<void> {
   const upstreamUrl = (JSON.parse(upLine) as { url: string }).url;
 
   const shared: Shared = { endpoint: dynalite.endpoint, tables, upstreamUrl, apiKey };
-  const gwProc = fork(self, ['gateway', JSON.stringify(shared)], { execArgv: ['--import', 'tsx', ...(process.env.GW_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.GW_PROF] : [])], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const gwProc = fork(self, ['gateway', JSON.stringify(shared)], { execArgv: ['--import', 'tsx'], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = (cmd: string) => new Promise<Record<string, unknown>>((resolve) => {
     const on = (m: Record<string, unknown>) => {
       if (m.cmd === cmd) {
@@ -172,19 +200,26 @@ async function main(): Promise<void> {
     gwProc.on('message', on);
   });
   const { port } = (await next('ready')) as { port: number };
+  let proxyPort = 0;
+  let proxyProc: ChildProcess | undefined;
+  if (BARE_PROXY) {
+    proxyProc = fork(self, ['proxy', upstreamUrl], { execArgv: ['--import', 'tsx'], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    proxyPort = await new Promise<number>((r) => proxyProc!.once('message', (m: { port: number }) => r(m.port)));
+  }
 
   const perWorker = Math.ceil(REQUESTS / CONCURRENCY);
   const interviews = Array.from({ length: CONCURRENCY }, (_, i) => ({
     id: `iv_bench_${i}`,
     deadlineAt: Date.now() + 3_600_000,
     // Tight budgets run out around the middle of the run; the rest never do.
-    ai: { tokenBudget: i % TIGHT_EVERY === 0 ? 40 * (perWorker / 4) : 1_000_000 },
+    ai: { tokenBudget: CONCURRENCY >= TIGHT_EVERY && i % TIGHT_EVERY === 0 ? 40 * (perWorker / 4) : 1_000_000 },
   }));
   gwProc.send({ cmd: 'issue', interviews });
   const { tokens } = (await next('tokens')) as { tokens: string[] };
 
   const direct = new URL(`${upstreamUrl}/chat/completions`);
   const gateway = new URL(`http://127.0.0.1:${port}/api/ai/v1/chat/completions`);
+  const proxy = new URL(`http://127.0.0.1:${proxyPort}/api/ai/v1/chat/completions`);
   const body = JSON.stringify({
     model: 'gpt-4o-mini',
     messages: [
@@ -197,6 +232,7 @@ async function main(): Promise<void> {
   });
 
   const samples: Sample[] = [];
+  const proxySamples: Sample[] = [];
   let done = 0;
   const started = performance.now();
   await Promise.all(
@@ -209,13 +245,19 @@ async function main(): Promise<void> {
           samples.push(s);
           if (++done % 500 === 0) console.log(`  ${done} requests, ${((performance.now() - started) / 1000).toFixed(1)} s`);
         }
+        // The reference proxy after every direct request: same conditions, not counted in `requests`.
+        if (BARE_PROXY && !viaGateway) {
+          const p = await stream(proxy, apiKey, body, 'proxy');
+          if (i >= WARMUP) proxySamples.push(p);
+        }
       }
     }),
   );
   const wall = (performance.now() - started) / 1000;
 
   gwProc.send({ cmd: 'close' });
-  await next('closed');
+  const { cpuMs } = (await next('closed')) as { cpuMs: number };
+  proxyProc?.kill();
 
   // Budgets: charged ≤ budget, and the ledger equals the charges stored with the transcript.
   const ledger = new LedgerStore(db, tables.aiLedger);
@@ -246,9 +288,13 @@ async function main(): Promise<void> {
   const gT = stats(g, (s) => s.ttft);
   const dTotal = stats(d, (s) => s.total);
   const gTotal = stats(g, (s) => s.total);
+  const pOk = proxySamples.filter((s) => s.status === 200 && s.ttft >= 0);
+  const pT = stats(pOk, (s) => s.ttft);
   console.log(`wall ${wall.toFixed(1)} s, ${samples.length} requests (${d.length} direct, ${g.length} gateway ok, ${refused} gateway refused: budget)`);
   console.log(`ttft   direct  ${JSON.stringify(dT)}  gateway ${JSON.stringify(gT)}`);
   console.log(`total  direct  ${JSON.stringify(dTotal)}  gateway ${JSON.stringify(gTotal)}`);
+  if (BARE_PROXY) console.log(`ttft   bare proxy (reference) ${JSON.stringify(pT)}, overhead p50 ${r2(pT.p50 - dT.p50)} ms, p99 ${r2(pT.p99 - dT.p99)} ms`);
+  console.log(`gateway process CPU ${Math.round(cpuMs)} ms for ${g.length + refused} requests (${r2(cpuMs / Math.max(1, g.length + refused))} ms each, all threads)`);
   console.log(`ledger: overshoot ${overshoot} tokens, ledger-vs-transcript mismatch ${mismatch}`);
 
   upstream.stdin!.end();
@@ -270,12 +316,20 @@ async function main(): Promise<void> {
       total_ratio_p50: r2(gTotal.p50 / dTotal.p50),
       refused,
       ledger_mismatch: mismatch,
+      ...(BARE_PROXY && { bare_proxy_overhead_p50_ms: r2(pT.p50 - dT.p50), bare_proxy_overhead_p99_ms: r2(pT.p99 - dT.p99) }),
+      tokens_per_stream: TOKENS,
+      token_delay_ms: TOKEN_DELAY_MS,
     }),
   );
   process.exit(0);
 }
 
-const role = process.argv[2] === 'gateway' ? gatewayRole(JSON.parse(process.argv[3]!) as Shared) : main();
+const role =
+  process.argv[2] === 'gateway'
+    ? gatewayRole(JSON.parse(process.argv[3]!) as Shared)
+    : process.argv[2] === 'proxy'
+      ? proxyRole(process.argv[3]!)
+      : main();
 role.catch((e: unknown) => {
   console.error(e);
   process.exit(1);

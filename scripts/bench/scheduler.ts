@@ -18,6 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseConfig, tableNames } from '../../portal/src/lib/config/env';
 import type { EventPublisher } from '../../portal/src/lib/events/publisher';
@@ -142,8 +143,15 @@ async function main() {
   );
 
   const count = (type: string) => [...claims.values()].filter((c) => c.type === type).length;
+  // Event-loop stalls of this process, to tell them apart from a slow store or a busy machine.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const progress = setInterval(() => {
-    log(`running so far: creates ${count('create')}/${N}, destroys ${count('destroy')}/${N}`);
+    log(
+      `running so far: creates ${count('create')}/${N}, destroys ${count('destroy')}/${N}; ` +
+        `event loop delay max ${Math.round(loopDelay.max / 1e6)} ms`,
+    );
+    loopDelay.reset();
     if (process.env.BENCH_DEBUG) for (const s of schedulers) log(JSON.stringify(s.health()));
   }, 5000);
   await waitUntil(
@@ -197,6 +205,12 @@ async function main() {
       .map(([, c]) => c.at - c.due)
       .sort((a, b) => a - b);
   const creates = latency('create');
+  const worst = [...claims.entries()]
+    .filter(([id, c]) => c.type === 'create' && !burst.has(id))
+    .sort((a, b) => b[1].at - b[1].due - (a[1].at - a[1].due))
+    .slice(0, 10)
+    .map(([, c]) => `${c.at - c.due} ms at +${((c.due - t0) / 1000).toFixed(1)} s`);
+  log(`slowest creates: ${worst.join(', ')}`);
   const destroys = latency('destroy');
   const pct = (xs: number[], p: number) =>
     xs.length ? xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! : NaN;

@@ -99,6 +99,20 @@ describe('chat completions', () => {
     expect(u.used).toBeLessThanOrEqual(150);
   });
 
+  it('works over any fetch transport (the web-stream reader), with the same accounting', async () => {
+    const viaFetch = await h.gateway({ fetch: globalThis.fetch });
+    const { id, token } = await h.interview(viaFetch);
+    const sse = await readSse(await viaFetch.handleChatCompletions(chatRequest(token, { messages: [user('hi [[nonce:gf1]]' + directive({ tokens: 5 }))], stream: true })));
+    expect(sse.done).toBe(true);
+    const cut = await readSse(await viaFetch.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ tokens: 20, dropAfter: 3 }))], stream: true })));
+    expect(cut.error?.code).toBe('upstream_truncated');
+    await viaFetch.returnSlices(id);
+    const u = (await viaFetch.usage(id))!;
+    const rec = h.up.byNonce('gf1')!;
+    expect(u.used).toBeGreaterThan(rec.reported!.prompt_tokens + rec.reported!.completion_tokens);
+    expect(u.used + u.remaining).toBe(u.budget);
+  });
+
   it('says plainly that AI is not configured when there is no provider key', async () => {
     const bare = await h.gateway({ env: { OPENAI_API_KEY: '' } });
     const { token } = await h.interview(bare);

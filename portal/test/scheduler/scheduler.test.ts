@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { noopPublisher } from '@/lib/events/publisher';
 import { defaultCatalog, type Catalog } from '@/lib/operations/catalog';
+import { systemClock, type Clock } from '@/lib/operations/clock';
 import type { OperationsConfig } from '@/lib/operations/config';
 import { destroyOperationId, OperationsEngine } from '@/lib/operations/engine';
 import { MemoryInterviewHooks } from '@/lib/operations/interview-hooks';
@@ -17,7 +18,7 @@ import { startTestDb, type TestDb } from '../support/dynalite';
 import { FakeDriver, readFakeRecord, type FakeDriverOptions } from '../support/fake-driver';
 
 const base: OperationsConfig = {
-  LEASE_MS: 600,
+  LEASE_MS: 3000,
   SCHEDULER_POLL_MS: 100,
   SCHEDULER_CONCURRENCY: 8,
   PROVISION_LEAD_SECONDS: 0,
@@ -51,6 +52,7 @@ function setup(
   over: Partial<OperationsConfig> = {},
   driverOpts: Partial<FakeDriverOptions> = {},
   owner = 'a',
+  clock: Clock = systemClock,
 ) {
   const config = { ...base, ...over };
   const engine = new OperationsEngine({
@@ -59,6 +61,7 @@ function setup(
     publisher: noopPublisher,
     config,
     catalog,
+    clock,
   });
   const hooks = new MemoryInterviewHooks({ anyInterview: true });
   const scheduler = new Scheduler({
@@ -68,6 +71,7 @@ function setup(
     hooks,
     config,
     owner,
+    clock,
   });
   schedulers.push(scheduler);
   return { engine, scheduler, hooks, config };
@@ -235,38 +239,56 @@ describe('Scheduler loop', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
-  it('on start, destroys overdue interviews before newly due creates', async () => {
-    const { engine } = setup();
-    const now = Date.now();
-    const overdue: OperationRecord[] = [];
+  it('after a restart, destroys the interviews whose deadline passed while it was down, before newly due creates', async () => {
+    // Scheduler a provisions three interviews, then stops before their deadlines.
+    const a = setup({}, {}, 'a');
+    await a.scheduler.start();
+    const deadline = Date.now() + 3000;
+    const old: OperationRecord[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await engine.enqueue({
+      const r = await a.engine.enqueue({
         interviewId: iv(),
         type: 'create',
-        scheduledAt: now - 60_000,
-        autoDestroyAt: now - 100,
+        scheduledAt: Date.now(),
+        autoDestroyAt: deadline,
       });
-      overdue.push(r.operation);
+      old.push(r.operation);
     }
-    const fresh: OperationRecord[] = [];
-    for (let i = 0; i < 3; i++)
-      fresh.push(
-        (await engine.enqueue({ interviewId: iv(), type: 'create', scheduledAt: now })).operation,
-      );
-    const { scheduler } = setup({ SCHEDULER_CONCURRENCY: 3 });
-    const first = await scheduler.start();
-    expect(first.claimedByType.destroy).toBe(3);
     await until(async () =>
-      (await Promise.all(fresh.map((o) => engine.get(o.id)))).every(
+      (await Promise.all(old.map((o) => a.engine.get(o.id)))).every(
+        (o) => o?.status === 'completed',
+      ),
+    );
+    await a.scheduler.close();
+    // Scheduler b starts "10 s later" (its clock says so): the deadlines have passed, and three
+    // new creates are due.
+    const later = { now: () => Date.now() + 10_000 };
+    const fresh: OperationRecord[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await a.engine.enqueue({
+        interviewId: iv(),
+        type: 'create',
+        scheduledAt: Date.now(),
+      });
+      fresh.push(r.operation);
+    }
+    const b = setup({ SCHEDULER_CONCURRENCY: 3 }, {}, 'b', later);
+    const first = await b.scheduler.start();
+    expect(first.claimedByType).toEqual({ destroy: 3, create: 0 });
+    await until(async () =>
+      (await Promise.all(fresh.map((o) => b.engine.get(o.id)))).every(
         (o) => o?.status === 'completed',
       ),
     );
     const destroys = await Promise.all(
-      overdue.map((o) => engine.get(destroyOperationId(o.interviewId))),
+      old.map((o) => b.engine.get(destroyOperationId(o.interviewId))),
     );
-    const creates = await Promise.all(fresh.map((o) => engine.get(o.id)));
+    expect(destroys.map((d) => d?.status)).toEqual(['completed', 'completed', 'completed']);
+    const creates = await Promise.all(fresh.map((o) => b.engine.get(o.id)));
     const lastDestroyStart = Math.max(...destroys.map((d) => d!.startedAt!));
     expect(Math.min(...creates.map((c) => c!.startedAt!))).toBeGreaterThanOrEqual(lastDestroyStart);
+    const kinds = readFakeRecord(recordFile).map((e) => e.kind);
+    expect(kinds.filter((k) => k === 'destroy')).toHaveLength(3);
   });
 
   it('close lets running work finish, then releases what is left, saying so in its log', async () => {

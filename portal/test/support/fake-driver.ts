@@ -1,12 +1,5 @@
-import {
-  appendFileSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  unlinkSync,
-  writeFileSync,
-  existsSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
@@ -64,33 +57,33 @@ export class FakeDriver implements InstanceDriver {
 
   async create(spec: InstanceSpec, ctx: DriverContext): Promise<InstanceInfo> {
     const id = spec.interviewId;
-    this.record('create-call', id);
+    await this.record('create-call', id);
     this.maybeFail('create', id);
     let created = true;
     try {
-      writeFileSync(this.marker(id), JSON.stringify({ pid: process.pid }), { flag: 'wx' });
+      await writeFile(this.marker(id), JSON.stringify({ pid: process.pid }), { flag: 'wx' });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       created = false;
     }
-    this.record(created ? 'create' : 'adopt', id);
+    await this.record(created ? 'create' : 'adopt', id);
     ctx.log('info', created ? 'fake instance created' : 'fake instance adopted');
     await this.work(this.opts.createMs ?? 0, ctx.signal, id);
     return { interviewId: id, state: 'ready', details: { driver: 'fake' } };
   }
 
   async destroy(interviewId: string, ctx: DriverContext): Promise<DestroyResult> {
-    this.record('destroy-call', interviewId);
+    await this.record('destroy-call', interviewId);
     this.maybeFail('destroy', interviewId);
     await this.work(this.opts.destroyMs ?? 0, ctx.signal, interviewId);
     try {
-      unlinkSync(this.marker(interviewId));
+      await unlink(this.marker(interviewId));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.record('destroy-missing', interviewId);
+      await this.record('destroy-missing', interviewId);
       return {};
     }
-    this.record('destroy', interviewId);
+    await this.record('destroy', interviewId);
     return { archive: { key: `fake/${interviewId}.tar`, bytes: 0 } };
   }
 
@@ -99,7 +92,7 @@ export class FakeDriver implements InstanceDriver {
   }
 
   async list(): Promise<InstanceInfo[]> {
-    return readdirSync(this.dir).map((f) => ({
+    return (await readdir(this.dir)).map((f) => ({
       interviewId: decodeURIComponent(f),
       state: 'ready' as const,
     }));
@@ -110,7 +103,7 @@ export class FakeDriver implements InstanceDriver {
       signal.throwIfAborted();
       if (ms > 0) await sleep(ms, undefined, { signal });
     } catch (e) {
-      this.record('aborted', interviewId);
+      await this.record('aborted', interviewId);
       throw e;
     }
   }
@@ -127,9 +120,10 @@ export class FakeDriver implements InstanceDriver {
     return path.join(this.dir, encodeURIComponent(interviewId));
   }
 
-  private record(kind: FakeEffect['kind'], interviewId: string): void {
+  /** One small O_APPEND write per line: atomic across processes sharing the file. */
+  private async record(kind: FakeEffect['kind'], interviewId: string): Promise<void> {
     const line: FakeEffect = { kind, interviewId, pid: process.pid, at: Date.now() };
-    appendFileSync(this.opts.recordFile, JSON.stringify(line) + '\n');
+    await appendFile(this.opts.recordFile, JSON.stringify(line) + '\n');
   }
 }
 

@@ -38,6 +38,8 @@ const RECHECK_MS = 250;
 export class AccessCache {
   private entries = new Map<string, InterviewAccess>();
   private loading = new Map<string, Promise<InterviewAccess>>();
+  private due = new Set<string>();
+  private refreshing = false;
 
   constructor(
     private readonly deps: {
@@ -89,13 +91,49 @@ export class AccessCache {
     if (access.ledger?.endedAt !== undefined) throw gwErrors.accessEnded();
   }
 
-  /** The cached state, read when missing or too old. */
+  /** The cached state, read when missing or too old (then in the background, batched with other interviews). */
   async get(interviewId: string): Promise<InterviewAccess> {
     const e = this.entries.get(interviewId);
     const now = this.deps.now();
     if (!e || now - e.loadedAt > this.hardMaxMs) return this.load(interviewId);
-    if (now - e.loadedAt > this.deps.freshMs) this.load(interviewId).catch(() => {});
+    if (now - e.loadedAt > this.deps.freshMs) this.refreshSoon(interviewId);
     return e;
+  }
+
+  /**
+   * Background refresh: every interview used while stale is re-read with the others in one
+   * BatchGetItem (ledgers only: revocation, end and deadline live there), so a busy process
+   * spends one database call per refresh period, not one per interview.
+   */
+  private refreshSoon(interviewId: string): void {
+    if (this.loading.has(interviewId)) return;
+    this.due.add(interviewId);
+    if (this.refreshing) return;
+    this.refreshing = true;
+    setImmediate(() => void this.refreshDue());
+  }
+
+  private async refreshDue(): Promise<void> {
+    const ids = [...this.due];
+    this.due.clear();
+    const startedAt = this.deps.now();
+    try {
+      const ledgers = await this.deps.ledger.getMany(ids);
+      for (const id of ids) {
+        const before = this.entries.get(id);
+        if (!before || before.loadedAt > startedAt) continue;
+        const fresh = ledgers.get(id) ?? null;
+        const ledger = before.ledger && fresh && before.ledger.updatedAt > fresh.updatedAt ? before.ledger : fresh;
+        const next: InterviewAccess = { ...before, ledger, loadedAt: startedAt };
+        this.set(next);
+        this.deps.onChange?.(before, next);
+      }
+    } catch (e) {
+      this.deps.log.warn({ err: (e as Error).message, interviews: ids.length }, 'gateway: access refresh failed; retrying on use');
+    } finally {
+      this.refreshing = false;
+      if (this.due.size > 0) this.refreshSoon([...this.due][0]!);
+    }
   }
 
   peek(interviewId: string): InterviewAccess | undefined {

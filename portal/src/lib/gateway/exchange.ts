@@ -7,6 +7,7 @@ import { errorJson, GatewayError, gwErrors } from './errors';
 import type { ChatRequest } from './request';
 import type { Reservation, SlicePool } from './slices';
 import { promptItems, truncateUtf8, type Transcript } from './transcript';
+import { readUpstream, type UpstreamPipe } from './upstream-reader';
 import { upstreamBody, type Upstream } from './upstream';
 
 /** Why this process stopped an exchange. */
@@ -70,6 +71,8 @@ export class Exchange {
   private firstByteAt?: number;
   private finalizing?: Promise<void>;
   private outcome: { status: MessageStatus; error?: GatewayError } = { status: 'complete' };
+  /** Set while streaming: cuts the pipe at once when the exchange is stopped. */
+  private onAbort?: () => void;
 
   constructor(
     private readonly deps: ExchangeDeps,
@@ -79,11 +82,12 @@ export class Exchange {
     this.requestId = init.requestId;
   }
 
-  /** Stops the exchange (idempotent); the upstream call is aborted. */
+  /** Stops the exchange (idempotent); the upstream call is aborted and the answer cut. */
   abort(reason: StopReason): void {
     if (this.reason || this.finalizing) return;
     this.reason = reason;
     this.controller.abort();
+    this.onAbort?.();
   }
 
   /** Moves the cut-off (deadline extended or shortened while streaming). */
@@ -122,60 +126,81 @@ export class Exchange {
       return errorJson(err);
     }
     this.phase = 'streaming';
-    const body = upstream.body;
-    if (!body) {
-      await this.finalize('error', gwErrors.upstreamTruncated());
-      return errorJson(gwErrors.upstreamTruncated());
+    if (this.reason) {
+      // Stopped while the headers were on their way.
+      upstream.body?.cancel().catch(() => {});
+      await this.finalize('stopped', this.stopError());
+      return errorJson(this.stopError() ?? gwErrors.upstreamUnreachable());
     }
-    return this.init.stream ? this.sse(body) : this.collect(body);
+    return this.init.stream ? this.sse(upstream) : this.collect(upstream);
   }
 
-  private sse(body: ReadableStream<Uint8Array>): Response {
-    const frames = this.frames(body);
+  private sse(upstream: Response): Response {
+    let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+    let pipe!: UpstreamPipe;
     const stream = new ReadableStream<Uint8Array>({
-      pull: async (ctrl) => {
-        try {
-          const { value, done } = await frames.next();
-          if (done) ctrl.close();
-          else ctrl.enqueue(value);
-        } catch (e) {
-          ctrl.error(e);
-        }
+      start: (c) => {
+        ctrl = c;
+        pipe = this.pipe(upstream, {
+          frame: (text) => {
+            ctrl.enqueue(enc.encode(text));
+            // A slow client slows the provider down, not our memory.
+            if ((ctrl.desiredSize ?? 1) <= 0) pipe.pause();
+          },
+          end: (last) => {
+            try {
+              if (last !== undefined) ctrl.enqueue(enc.encode(last));
+              ctrl.close();
+            } catch {
+              // the client is gone
+            }
+          },
+        });
       },
-      cancel: async () => {
+      pull: () => pipe.resume(),
+      cancel: () => {
         this.abort('client');
-        await frames.return(undefined);
+        return this.finalizing;
       },
     });
     return new Response(stream, { status: 200, headers: { ...SSE_HEADERS, 'x-request-id': this.requestId } });
   }
 
-  private async collect(body: ReadableStream<Uint8Array>): Promise<Response> {
-    for await (const _ of this.frames(body)) {
-      // Frames are for streaming clients; the accumulator keeps the answer.
-    }
-    if (this.outcome.error) return errorJson(this.outcome.error);
-    const u = this.acc.usage;
-    const completion = this.acc.toCompletion(
-      { id: `chatcmpl-${this.requestId}`, model: this.init.model, created: Math.floor(this.init.startedAt / 1000) },
-      u ?? undefined,
-    );
-    return new Response(JSON.stringify(completion), {
-      status: 200,
-      headers: { 'content-type': 'application/json', 'x-request-id': this.requestId },
+  private collect(upstream: Response): Promise<Response> {
+    return new Promise<Response>((resolve) => {
+      this.pipe(upstream, {
+        frame: () => {
+          // Frames are for streaming clients; the accumulator keeps the answer.
+        },
+        end: () => {
+          if (this.outcome.error) return resolve(errorJson(this.outcome.error));
+          const completion = this.acc.toCompletion(
+            { id: `chatcmpl-${this.requestId}`, model: this.init.model, created: Math.floor(this.init.startedAt / 1000) },
+            this.acc.usage ?? undefined,
+          );
+          resolve(
+            new Response(JSON.stringify(completion), {
+              status: 200,
+              headers: { 'content-type': 'application/json', 'x-request-id': this.requestId },
+            }),
+          );
+        },
+      });
     });
   }
 
   /**
-   * Reads the provider's SSE stream and yields client frames, one buffer per upstream read.
-   * Ends with `[DONE]`, or with one typed error event when the answer was cut.
+   * Reads the provider's SSE stream as it arrives (event-driven: no promise per chunk on the
+   * node transport) and hands client frames to `sink`, one per upstream read. Ends with
+   * `[DONE]`, or with one typed error event when the answer was cut — after the exchange has
+   * settled, so the charge and the transcript are durable before the response ends.
    */
-  private async *frames(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-    const reader = body.getReader();
+  private pipe(upstream: Response, sink: { frame(text: string): void; end(last?: string): void }): UpstreamPipe {
     const decoder = new TextDecoder();
     let out: string[] = [];
     let sawDone = false;
     let bad: GatewayError | undefined;
+    let ended = false;
     const parser = createParser({
       maxBufferSize: MAX_SSE_BUFFER,
       onEvent: (ev) => {
@@ -210,63 +235,50 @@ export class Exchange {
       },
     });
 
-    let status: MessageStatus = 'complete';
-    let error: GatewayError | undefined;
-    try {
-      try {
-        for (;;) {
-          const r = await this.read(reader);
-          if (r.done) break;
-          parser.feed(decoder.decode(r.value, { stream: true }));
-          if (out.length > 0) {
-            const text = out.length === 1 ? `data: ${out[0]}\n\n` : out.map((d) => `data: ${d}\n\n`).join('');
-            out = [];
-            this.firstByteAt ??= this.deps.now();
-            yield enc.encode(text);
-          }
-          if (bad) break;
-        }
-        if (bad) {
-          status = 'error';
-          error = bad;
-        } else if (this.reason) {
-          status = this.reason === 'idle' ? 'error' : 'stopped';
-          error = this.stopError();
-        } else if (!sawDone && !this.acc.usage) {
-          status = 'error';
-          error = gwErrors.upstreamTruncated();
-        }
-      } catch {
-        // A read failed: our own abort, or the provider's connection dropped mid-answer.
-        if (this.reason) {
-          status = this.reason === 'idle' ? 'error' : 'stopped';
-          error = this.stopError();
-        } else {
-          status = 'error';
-          error = gwErrors.upstreamTruncated();
-        }
+    const finish = (failed: boolean) => {
+      if (ended) return;
+      ended = true;
+      source.stop();
+      let status: MessageStatus = 'complete';
+      let error: GatewayError | undefined;
+      if (bad) {
+        status = 'error';
+        error = bad;
+      } else if (this.reason) {
+        // Our own stop (client, deadline, end of access, idle provider, shutdown).
+        status = this.reason === 'idle' ? 'error' : 'stopped';
+        error = this.stopError();
+      } else if (failed || (!sawDone && !this.acc.usage)) {
+        // The provider's connection dropped, or the stream ended without its end.
+        status = 'error';
+        error = gwErrors.upstreamTruncated();
       }
-      if (status !== 'complete') {
-        this.controller.abort();
-        reader.cancel().catch(() => {});
-      }
+      if (status !== 'complete') this.controller.abort();
       this.outcome = { status, ...(error && { error }) };
-      await this.finalize(status, error);
-      if (this.reason === 'client') return;
-      yield enc.encode(error ? `data: ${JSON.stringify(error.toBody())}\n\n` : 'data: [DONE]\n\n');
-    } finally {
-      // Reached without the above when the client went away while a frame was being delivered.
-      if (!this.finalizing) {
-        this.abort('client');
-        reader.cancel().catch(() => {});
-        await this.finalize('stopped', undefined);
-      }
-    }
-  }
+      void this.finalize(status, error).then(() => {
+        if (this.reason === 'client') sink.end();
+        else sink.end(error ? `data: ${JSON.stringify(error.toBody())}\n\n` : 'data: [DONE]\n\n');
+      });
+    };
 
-  private read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const t = setTimeout(() => this.abort('idle'), this.deps.idleMs);
-    return reader.read().finally(() => clearTimeout(t));
+    const source: UpstreamPipe = readUpstream(upstream, this.deps.idleMs, {
+      data: (chunk) => {
+        if (ended) return;
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        if (out.length > 0) {
+          const text = out.length === 1 ? `data: ${out[0]}\n\n` : out.map((d) => `data: ${d}\n\n`).join('');
+          out = [];
+          this.firstByteAt ??= this.deps.now();
+          sink.frame(text);
+        }
+        if (bad) finish(false);
+      },
+      end: () => finish(false),
+      error: () => finish(true),
+      idle: () => this.abort('idle'),
+    });
+    this.onAbort = () => finish(true);
+    return source;
   }
 
   private stopError(): GatewayError | undefined {

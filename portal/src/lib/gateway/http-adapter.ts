@@ -26,23 +26,14 @@ async function serve(handle: (r: Request) => Promise<Response>, req: IncomingMes
   res.on('close', () => {
     if (!res.writableFinished) ac.abort();
   });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > max) {
-      res.writeHead(413, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'payload_too_large', message: `Body larger than ${max} bytes` } }));
-      return;
-    }
-    chunks.push(c as Buffer);
+  const chunks = await readBody(req, max);
+  if (!chunks) {
+    res.writeHead(413, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'payload_too_large', message: `Body larger than ${max} bytes` } }));
+    return;
   }
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-    else headers.set(k, v);
-  }
+  const headers: [string, string][] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
   const method = req.method ?? 'GET';
   const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
     method,
@@ -77,3 +68,21 @@ async function serve(handle: (r: Request) => Promise<Response>, req: IncomingMes
 }
 
 const bytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength) as Uint8Array<ArrayBuffer>;
+
+/** The request body (events, not async iteration: cheaper per request), or null past `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer[] | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve(null);
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(size > max ? null : chunks));
+    req.on('error', reject);
+  });
+}

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 
 /**
@@ -28,43 +28,42 @@ export function createNodeFetch(opts: { maxSockets?: number } = {}): typeof fetc
       let settled = false;
       const req = lib.request(url, { method: init.method ?? 'GET', headers, agent }, (res) => {
         settled = true;
-        let ctrl!: ReadableStreamDefaultController<Uint8Array>;
-        const stream = new ReadableStream<Uint8Array>({
-          start(c) {
-            ctrl = c;
-            res.on('data', (d: Buffer) => {
-              ctrl.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-              if ((ctrl.desiredSize ?? 1) <= 0) res.pause();
-            });
-            res.on('end', () => {
-              try {
-                ctrl.close();
-              } catch {
-                // already cancelled
+        // Aborts destroy the response with an error; whoever reads it has its own listener.
+        res.on('error', () => {});
+        // The web stream attaches to the socket only when someone reads it: the gateway's hot
+        // path takes the raw response instead (rawBody), the SDK reads error bodies through it.
+        let attached = false;
+        const stream = new ReadableStream<Uint8Array>(
+          {
+            pull(ctrl) {
+              if (!attached) {
+                attached = true;
+                res.on('data', (d: Buffer) => {
+                  ctrl.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+                  if ((ctrl.desiredSize ?? 1) <= 0) res.pause();
+                });
+                res.on('end', () => settle(() => ctrl.close()));
+                res.on('error', (e) => settle(() => ctrl.error(signal?.aborted ? abortError() : new TypeError('terminated', { cause: e }))));
+                res.on('close', () => settle(() => (res.complete ? ctrl.close() : ctrl.error(signal?.aborted ? abortError() : new TypeError('terminated')))));
               }
-            });
-            res.on('error', (e) => {
-              try {
-                ctrl.error(signal?.aborted ? abortError() : new TypeError('terminated', { cause: e }));
-              } catch {
-                // already cancelled
-              }
-            });
-            res.on('aborted', () => {
-              try {
-                ctrl.error(new TypeError('terminated'));
-              } catch {
-                // already closed
-              }
-            });
+              res.resume();
+            },
+            cancel() {
+              res.destroy();
+            },
           },
-          pull() {
-            res.resume();
-          },
-          cancel() {
-            res.destroy();
-          },
-        });
+          { highWaterMark: 0 },
+        );
+        let closed = false;
+        const settle = (fn: () => void) => {
+          if (closed) return;
+          closed = true;
+          try {
+            fn();
+          } catch {
+            // already cancelled
+          }
+        };
         const h = new Headers();
         for (const [k, v] of Object.entries(res.headers)) {
           if (v === undefined) continue;
@@ -72,15 +71,31 @@ export function createNodeFetch(opts: { maxSockets?: number } = {}): typeof fetc
           else h.set(k, v);
         }
         const status = res.statusCode ?? 502;
-        resolve(new Response(status === 204 || status === 304 ? null : stream, { status, headers: h }));
+        const response = new Response(status === 204 || status === 304 ? null : stream, { status, headers: h });
+        raw.set(response, res);
+        resolve(response);
       });
+      let done = false;
       const onAbort = () => {
-        req.destroy(abortError());
-        if (!settled) reject(abortError());
+        // Once the response is complete its socket may already serve another request: leave it alone.
+        if (done) return;
+        done = true;
+        // No error argument: a socket destroyed with an error and no listener left would crash the process.
+        req.destroy();
+        if (!settled) {
+          settled = true;
+          reject(abortError());
+        }
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       // Keep listening until the response body is finished: aborting mid-stream must stop it.
-      req.on('response', (res) => res.on('close', () => signal?.removeEventListener('abort', onAbort)));
+      req.on('response', (res) => {
+        res.on('end', () => (done = true));
+        res.on('close', () => {
+          done = true;
+          signal?.removeEventListener('abort', onAbort);
+        });
+      });
       req.on('error', () => signal?.removeEventListener('abort', onAbort));
       req.on('error', (e) => {
         if (settled) return;
@@ -91,6 +106,13 @@ export function createNodeFetch(opts: { maxSockets?: number } = {}): typeof fetc
       req.end(body);
     });
   return nodeFetch as typeof fetch;
+}
+
+const raw = new WeakMap<Response, IncomingMessage>();
+
+/** The socket response behind a Response from this fetch (read it instead of `body`, not both). */
+export function rawBody(response: Response): IncomingMessage | undefined {
+  return raw.get(response);
 }
 
 function abortError(): Error {

@@ -373,7 +373,8 @@ export class SlicePool {
       const ledger = await this.deps.ledger.allocate(interviewId, sliceId, amount, now);
       if (!ledger) {
         this.prefetchBlockedUntil.set(interviewId, now + PREFETCH_BACKOFF_MS);
-        this.lastRemaining.delete(interviewId);
+        // Less than `amount` remained (or the interview is closed): later takes that big are futile until a fresh view says otherwise.
+        this.lastRemaining.set(interviewId, Math.min(this.lastRemaining.get(interviewId) ?? Infinity, amount - 1));
         await this.deps.ledger.deleteSlice(interviewId, sliceId).catch(() => {});
         return null;
       }

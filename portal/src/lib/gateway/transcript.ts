@@ -5,11 +5,11 @@ import { contentText, type ChatMessage } from './request';
  * Message content is stored whole, in items of at most CHUNK_CHARS characters (≤ 96 KB each,
  * under DynamoDB's 400 KB item limit). Chunking also bounds event-loop work: the AWS SDK
  * serializes request bodies with a per-character loop (~60 ns/char), so one BatchWriteItem
- * carries at most BATCH_CHARS characters — a 1 MB paste is written in ~3 ms steps, never as one
- * 60 ms block.
+ * carries at most BATCH_CHARS characters and batches start one per event-loop turn — a 1 MB
+ * paste is written in ~2 ms steps, never as one 60 ms block.
  */
 const CHUNK_CHARS = 24_000;
-const BATCH_CHARS = 48_000;
+const BATCH_CHARS = 24_000;
 const ITEMS_PER_BATCH = 25;
 /** At most this many new prompt messages are stored per request. */
 const MAX_PROMPT_ITEMS = 16;
@@ -106,7 +106,7 @@ export class Transcript {
   }
 
   private pump(): void {
-    while (this.flushes < MAX_PARALLEL_FLUSHES && this.queue.length > 0) {
+    if (this.flushes < MAX_PARALLEL_FLUSHES && this.queue.length > 0) {
       const batch: typeof this.queue = [];
       let n = 0;
       let chars = 0;
@@ -128,6 +128,8 @@ export class Transcript {
           this.flushes--;
           this.pump();
         });
+      // Start the next parallel batch on a later turn: the SDK serializes each call synchronously.
+      if (this.flushes < MAX_PARALLEL_FLUSHES && this.queue.length > 0) setImmediate(() => this.pump());
     }
   }
 }

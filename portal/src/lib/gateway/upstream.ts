@@ -6,6 +6,7 @@ import OpenAI, {
 } from 'openai';
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import { type GatewayError, gwErrors } from './errors';
+import { encodeJsonBody } from './json-body';
 import { createNodeFetch } from './node-fetch';
 import type { ChatRequest } from './request';
 import type { UpstreamCredentials } from './settings';
@@ -40,12 +41,20 @@ export class Upstream {
     return this.deps.credentials() !== null;
   }
 
-  /** Opens a streamed completion; resolves with the raw 200 response or throws a GatewayError / abort. */
+  /**
+   * Opens a streamed completion; resolves with the raw 200 response or throws a GatewayError /
+   * abort. The body is encoded here (in slices for big prompts: json-body.ts) and handed to the
+   * SDK as bytes, which it sends verbatim — the SDK's own JSON.stringify would block the event
+   * loop for a megabyte prompt.
+   */
   async open(body: ChatCompletionCreateParamsStreaming, signal: AbortSignal): Promise<Response> {
     const sdk = this.sdk();
     const creds = this.deps.credentials()!;
+    const bytes = await encodeJsonBody(body as unknown as Parameters<typeof encodeJsonBody>[0]);
     try {
-      return await sdk.chat.completions.create(body, { signal, maxRetries: 0 }).asResponse();
+      return await sdk
+        .post('/chat/completions', { body: bytes, stream: true, signal, maxRetries: 0, headers: { 'content-type': 'application/json' } })
+        .asResponse();
     } catch (e) {
       throw mapUpstreamError(e, creds.apiKey);
     }

@@ -181,21 +181,25 @@ export class OperationRunner {
       writer.emit({ kind: 'log', level: 'warn', message: verdict.error });
       writer.emit({
         kind: 'status',
-        status: verdict.scheduledAt > now ? 'scheduled' : 'pending',
+        status: 'pending',
         message: verdict.release ? 'released back to the queue' : 'retry scheduled',
         data: { scheduledAt: verdict.scheduledAt },
       });
       await writer.close();
       if (writer.stoppedReason !== 'closed' && writer.stoppedReason !== undefined)
         return 'lease-lost';
-      const rec = await deps.ops.requeue(op.id, {
-        ...ref,
-        scheduledAt: verdict.scheduledAt,
-        now,
-        logSeq: writer.storedSeq,
-        error: verdict.error,
-        ...(verdict.release && { attemptDelta: -1 as const }),
-      });
+      const rec =
+        (await deps.ops.requeue(op.id, {
+          ...ref,
+          scheduledAt: verdict.scheduledAt,
+          now,
+          logSeq: writer.storedSeq,
+          error: verdict.error,
+          ...(verdict.release && { attemptDelta: -1 as const }),
+        })) ??
+        (await this.ourWrite(
+          (r) => r.version === op.version + 1 && r.scheduledAt === verdict.scheduledAt && !r.owner,
+        ));
       if (!rec) return this.lost(writer);
       this.latest = rec;
       announce(deps.publisher, rec, deps.logger);
@@ -203,14 +207,19 @@ export class OperationRunner {
     }
 
     const error = verdict.status === 'completed' ? undefined : verdict.error;
-    const rec = await deps.ops.finish(op.id, {
-      ...ref,
-      status: verdict.status,
-      now,
-      expiresAt: expiresAtFor(op, now),
-      ...(verdict.status === 'completed' && verdict.result && { result: verdict.result }),
-      ...(error !== undefined && { error }),
-    });
+    const rec =
+      (await deps.ops.finish(op.id, {
+        ...ref,
+        status: verdict.status,
+        now,
+        expiresAt: expiresAtFor(op, now),
+        ...(verdict.status === 'completed' && verdict.result && { result: verdict.result }),
+        ...(error !== undefined && { error }),
+      })) ??
+      (await this.ourWrite(
+        (r) =>
+          r.version === op.version + 1 && r.owner === deps.owner && r.status === verdict.status,
+      ));
     if (!rec) return this.lost(writer);
     this.latest = rec;
     writer.setCanWrite(() => true);
@@ -236,6 +245,15 @@ export class OperationRunner {
         );
     }
     return verdict.status satisfies OperationStatus;
+  }
+
+  /**
+   * After a refused final write: did an earlier try of that same write (the SDK retries when a
+   * response is lost) already succeed? Then the refusal is our own change, not a lost lease.
+   */
+  private async ourWrite(isOurs: (r: OperationRecord) => boolean): Promise<OperationRecord | null> {
+    const r = await this.deps.ops.get(this.op.id, this.deps.clock.now());
+    return r && isOurs(r) ? r : null;
   }
 
   private lost(writer: LogWriter): RunOutcome {

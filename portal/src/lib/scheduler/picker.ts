@@ -34,13 +34,15 @@ export interface PickInput {
  * not starve a deadline (I2).
  */
 export function pickClaims(i: PickInput): { picked: OperationRecord[]; backlog: number } {
-  const rank = (op: OperationRecord) => Math.floor(dueTime(op) / 250);
-  const sorted = [...i.candidates].sort(
-    (a, b) =>
-      i.catalog[a.type].priority - i.catalog[b.type].priority ||
-      rank(a) - rank(b) ||
-      spread(i.owner, a.id) - spread(i.owner, b.id),
-  );
+  const sorted = i.candidates
+    .map((op) => ({
+      op,
+      priority: i.catalog[op.type].priority,
+      rank: Math.floor(dueTime(op) / 250),
+      spread: spread(i.owner, op.id),
+    }))
+    .sort((a, b) => a.priority - b.priority || a.rank - b.rank || a.spread - b.spread)
+    .map((k) => k.op);
   const reserve = destroyReserve(i.concurrency);
   let busy = i.busy.length;
   let busyOther = i.busy.filter((t) => t !== 'destroy').length;

@@ -62,7 +62,7 @@ export interface SchedulerHealth {
   running: number;
   lastTick?: TickStats;
   lastError?: { at: number; message: string };
-  totals: Record<RunOutcome | 'claimed' | 'reaped' | 'destroysEnqueued', number>;
+  totals: Record<RunOutcome | 'claimed' | 'lostRaces' | 'reaped' | 'destroysEnqueued', number>;
 }
 
 interface Running {
@@ -116,6 +116,7 @@ export class Scheduler {
   private lastError: { at: number; message: string } | undefined;
   private readonly totals: SchedulerHealth['totals'] = {
     claimed: 0,
+    lostRaces: 0,
     reaped: 0,
     destroysEnqueued: 0,
     completed: 0,
@@ -260,7 +261,9 @@ export class Scheduler {
           const r = await sweepDeadline(this.deps.engine, a, later());
           this.cache.forgetDeadline(a.createOperationId);
           if (r.created) stats.destroysEnqueued++;
-          this.cache.remember(r.destroy);
+          // A destroy created here already reached the cache through engine.onEnqueued (and may
+          // be claimed by now: remembering it again would cost a refused claim).
+          if (!r.created || !this.startedFlag) this.cache.remember(r.destroy);
         } catch (err) {
           stats.errors++;
           this.noteError(err, 'deadline sweep failed');
@@ -344,6 +347,7 @@ export class Scheduler {
       });
       if (!rec) {
         stats.lostRaces++;
+        this.totals.lostRaces++;
         return;
       }
       stats.claimed++;

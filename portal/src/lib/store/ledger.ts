@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { INDEX } from './tables';
 
 /**
@@ -127,6 +127,20 @@ export class LedgerStore {
       new GetCommand({ TableName: this.table, Key: { interviewId, sk: LEDGER_SK }, ConsistentRead: true }),
     );
     return (r.Item as LedgerItem | undefined) ?? null;
+  }
+
+  /** Several ledgers in one call (the access cache's background refresh); missing ones are absent from the map. */
+  async getMany(interviewIds: string[]): Promise<Map<string, LedgerItem>> {
+    const out = new Map<string, LedgerItem>();
+    for (let i = 0; i < interviewIds.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = interviewIds.slice(i, i + 100).map((interviewId) => ({ interviewId, sk: LEDGER_SK }));
+      for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt++) {
+        const r = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
+        for (const it of (r.Responses?.[this.table] ?? []) as LedgerItem[]) out.set(it.interviewId, it);
+        keys = r.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return out;
   }
 
   /**

@@ -176,8 +176,9 @@ export class OperationStore {
   }
 
   /**
-   * The holder puts the operation back in the queue (a retry after backoff, or a release on
-   * shutdown with `attemptDelta: -1` because that attempt reached no verdict).
+   * The holder puts the operation back in the queue as `pending` (a retry waiting out its
+   * backoff in `scheduledAt`, or a release on shutdown with `attemptDelta: -1` because that
+   * attempt reached no verdict).
    */
   async requeue(
     id: string,
@@ -204,7 +205,7 @@ export class OperationStore {
         ':owner': a.owner,
         ':v': a.version,
         ':running': RUNNING,
-        ':status': a.scheduledAt > a.now ? SCHEDULED : PENDING,
+        ':status': PENDING,
         ':at': a.scheduledAt,
         ':seq': a.logSeq,
         ':one': 1,

@@ -13,7 +13,7 @@ export interface Harness {
   up: TestUpstream;
   logs: string[];
   config(env?: Record<string, string>): GatewayConfig;
-  gateway(opts?: { env?: Record<string, string>; holderId?: string; now?: () => number; background?: boolean; settingsKey?: Buffer | null }): Promise<Gateway>;
+  gateway(opts?: { env?: Record<string, string>; holderId?: string; now?: () => number; background?: boolean; settingsKey?: Buffer | null; fetch?: typeof fetch }): Promise<Gateway>;
   interview(gw: Gateway, opts?: { budget?: number; deadlineInMs?: number; model?: string; now?: number }): Promise<{ id: string; token: string }>;
   close(): Promise<void>;
 }
@@ -58,6 +58,7 @@ export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise
         settingsKey: o.settingsKey === undefined ? randomBytes(32) : o.settingsKey,
         ...(o.holderId && { holderId: o.holderId }),
         ...(o.now && { now: o.now }),
+        ...(o.fetch && { fetch: o.fetch }),
         background: o.background ?? false,
       });
       gateways.push(gw);
