@@ -2,14 +2,17 @@
  * AI gateway overhead benchmark (DESIGN: time-to-first-token overhead p50 ≤ 2 ms, p99 ≤ 10 ms
  * versus calling the same upstream directly; budget overshoot 0).
  *
- *   cd portal && npm run bench:gateway        (env: REQUESTS=2000 CONCURRENCY=50 TOKENS=16 TOKEN_DELAY_MS=1)
+ *   cd portal && npm run bench:gateway
+ *   env: REQUESTS=2000 (direct + gateway) CONCURRENCY=50 TOKENS=32 TOKEN_DELAY_MS=10 BARE_PROXY=1
  *
  * Processes: dynalite; the OpenAI-compatible test upstream (portal/test/support/openai-upstream.ts,
  * its own process); ONE gateway process (this file, role `gateway`) serving
  * `Gateway.handleChatCompletions` from a plain node:http server through the gateway's
  * Request/Response adapter (lib/gateway/http-adapter.ts) — the Next server is not used: it needs
  * a production build, and its request adapter is not what we measure; and this process, the
- * client, with CONCURRENCY workers.
+ * client, with CONCURRENCY workers. With BARE_PROXY (default on), a bare node:http pass-through
+ * proxy process (the floor DESIGN.md cites) is measured in the same interleaving as a reference;
+ * its requests are not counted in `requests`.
  *
  * Each worker alternates direct → gateway → direct … (interleaved, so drift cancels), the same
  * streamed request each time (`stream_options.include_usage`), on keep-alive connections.

@@ -88,15 +88,15 @@ describe('chat completions', () => {
     expect(sent).toBeLessThan(150);
     expect(rec.promptTokens + sent).toBeLessThanOrEqual(150);
     expect(rec.generated).toBe(sent);
-    // What is left is below the useful minimum now.
-    await gw.flush();
-    const again = await gw.handleChatCompletions(chatRequest(token, { messages: [user('more' + directive({ tokens: 500 }))] }));
+    // What is left cannot pay for a prompt plus a useful answer: refused, with a clear code.
     const u = (await gw.usage(id))!;
-    if (u.remaining - (rec.promptTokens + 4) < 4) {
-      expect(again.status).toBe(402);
-      expect(((await again.json()) as { error: { code: string } }).error.code).toBe('budget_exhausted');
-    }
-    expect(u.used).toBeLessThanOrEqual(150);
+    expect(u.used).toBe(rec.promptTokens + sent);
+    expect(u.remaining).toBeLessThan(rec.promptTokens);
+    const again = await gw.handleChatCompletions(chatRequest(token, { messages: [user('more' + directive({ tokens: 500 }))] }));
+    expect(again.status).toBe(402);
+    expect(again.headers.get('x-should-retry')).toBe('false');
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('budget_exhausted');
+    expect((await gw.usage(id))!.used).toBeLessThanOrEqual(150);
   });
 
   it('works over any fetch transport (the web-stream reader), with the same accounting', async () => {
@@ -111,6 +111,24 @@ describe('chat completions', () => {
     const rec = h.up.byNonce('gf1')!;
     expect(u.used).toBeGreaterThan(rec.reported!.prompt_tokens + rec.reported!.completion_tokens);
     expect(u.used + u.remaining).toBe(u.budget);
+  });
+
+  it('limits each interview to its concurrent requests and its requests per minute (429, retry-after)', async () => {
+    const limited = await h.gateway({ env: { AI_MAX_CONCURRENT_PER_INTERVIEW: '1', AI_RATE_LIMIT_PER_MINUTE: '2' } });
+    const { token } = await h.interview(limited);
+    const other = await h.interview(limited);
+    const slow = await limited.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ tokens: 30, tokenDelayMs: 10 }))], stream: true }));
+    const busy = await limited.handleChatCompletions(chatRequest(token, { messages: [user('y')] }));
+    expect(busy.status).toBe(429);
+    expect(busy.headers.get('retry-after')).toBe('1');
+    expect(((await busy.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+    // Another interview is not affected.
+    expect((await limited.handleChatCompletions(chatRequest(other.token, { messages: [user('z')] }))).status).toBe(200);
+    await readSse(slow);
+    expect((await limited.handleChatCompletions(chatRequest(token, { messages: [user('w')] }))).status).toBe(200);
+    const third = await limited.handleChatCompletions(chatRequest(token, { messages: [user('v')] }));
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(1);
   });
 
   it('says plainly that AI is not configured when there is no provider key', async () => {

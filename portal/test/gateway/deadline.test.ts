@@ -27,11 +27,13 @@ describe('the deadline is law', () => {
     expect(sse.done).toBe(false);
     expect(sse.text.length).toBeGreaterThan(0);
     expect(cutAt).toBeGreaterThanOrEqual(deadlineAt - 100);
-    expect(cutAt).toBeLessThan(deadlineAt + 1000);
+    // The stream ends once the cut answer is charged and stored (well under a second; loaded CI gets slack).
+    expect(cutAt).toBeLessThan(deadlineAt + 3000);
     await new Promise((r) => setTimeout(r, 30));
     const rec = h.up.byNonce('dl1')!;
     expect(rec.aborted).toBe(true);
-    expect(rec.generated).toBeLessThan(600);
+    // Generation stopped at the deadline: ~1.5 s of a 10 ms/token stream, not the 6 s it would take.
+    expect(rec.generated).toBeLessThan(300);
     const { messages } = await gw.transcriptPage(id, { limit: 10 });
     expect(messages.at(-1)).toMatchObject({ status: 'stopped', error: 'deadline_reached', estimated: true });
     expect(messages.at(-1)!.content.length).toBeGreaterThan(0);

@@ -127,7 +127,10 @@ async function until(
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) {
+      const states = children.map((c) => `${c.pid}: ${c.exitCode ?? c.signalCode ?? 'running'}`);
+      throw new Error(`timed out waiting for ${what} (schedulers ${states.join(', ')})`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -162,12 +165,12 @@ describe('schedulers in separate processes', () => {
     await Promise.all([spawnScheduler(w, 'p1'), spawnScheduler(w, 'p2')]);
     await until(
       () => countBy(readFakeRecord(w.recordFile), 'create-call').size === 1000,
-      60_000,
+      120_000,
       'all driver calls',
     );
     await until(
       async () => (await scanOps(w)).filter((o) => o.status === 'completed').length === 1000,
-      60_000,
+      120_000,
       'all operations completed',
     );
     const record = readFakeRecord(w.recordFile);
@@ -185,7 +188,7 @@ describe('schedulers in separate processes', () => {
     );
     expect([...byOwner.keys()].sort()).toEqual(['p1', 'p2']);
     expect(ops.length).toBe(1000);
-  }, 90_000);
+  }, 300_000);
 
   it('resumes the operation of a runner killed with SIGKILL after its lease expires, without a duplicate side effect', async () => {
     const w = await world();

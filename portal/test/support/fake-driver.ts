@@ -127,10 +127,13 @@ export class FakeDriver implements InstanceDriver {
   }
 }
 
-/** Every line recorded so far in a fake driver's record file. */
+/** Every complete line recorded so far in a fake driver's record file. */
 export function readFakeRecord(recordFile: string): FakeEffect[] {
   if (!existsSync(recordFile)) return [];
-  return readFileSync(recordFile, 'utf8')
+  const text = readFileSync(recordFile, 'utf8');
+  // A line being appended right now may be read half-written: only complete lines count.
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as FakeEffect);

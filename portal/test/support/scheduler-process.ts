@@ -45,6 +45,12 @@ function safe(obj: object): string {
   }
 }
 
+// Say why before dying: the test reports a dead scheduler, this line says what killed it.
+process.on('unhandledRejection', (err) => {
+  process.stderr.write(`[${args.owner}] unhandled rejection: ${safe({ err })}\n`);
+  process.exit(70);
+});
+
 const db = createDocumentClient({ endpoint: args.endpoint, region: config.AWS_REGION });
 const driver = new FakeDriver({
   recordFile: args.recordFile,
@@ -62,5 +68,12 @@ const { scheduler, stop } = await startSchedulerProcess({
 process.stdout.write(
   JSON.stringify({ ready: true, owner: scheduler.owner, pid: process.pid }) + '\n',
 );
-process.stdin.on('end', () => void stop().finally(() => process.exit(0)));
+process.stdin.on(
+  'end',
+  () =>
+    void stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    ),
+);
 process.stdin.resume();

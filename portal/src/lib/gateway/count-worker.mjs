@@ -4,7 +4,6 @@
  * event loop), then answers `{ id, op: 'prompt' | 'text', model, request | text }` with
  * `{ id, tokens }` or `{ id, error }`.
  */
-import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { get_encoding } from 'tiktoken';
 import { countText, encodingForModel, promptSize } from './count-core.mjs';
@@ -12,13 +11,6 @@ import { countText, encodingForModel, promptSize } from './count-core.mjs';
 if (!parentPort) throw new Error('count-worker must run as a worker thread');
 const port = parentPort;
 
-// Counting is background work: on Linux this lowers only this thread's priority, so on a busy
-// machine the event loop that serves streams gets the CPU first.
-try {
-  setPriority(10);
-} catch {
-  // not permitted: run at normal priority
-}
 
 /** @type {Map<string, import('tiktoken').Tiktoken>} */
 const encoders = new Map();

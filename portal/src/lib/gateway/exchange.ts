@@ -108,9 +108,9 @@ export class Exchange {
       else signal.addEventListener('abort', () => this.abort('client'), { once: true });
     }
     let upstream: Response;
-    this.phase = 'waiting';
     try {
-      if (this.reason) throw new APIUserAbortError();
+      if (this.reason) throw new APIUserAbortError(); // stopped before anything was sent: nothing to charge
+      this.phase = 'waiting';
       const { req, model, reservation } = this.init;
       upstream = await this.deps.upstream.open(upstreamBody(req, model, reservation.maxCompletion), this.controller.signal);
     } catch (e) {
@@ -319,6 +319,7 @@ export class Exchange {
       tokensIn = usage.prompt_tokens;
       tokensOut = usage.completion_tokens;
     } else if (this.phase === 'waiting' || this.phase === 'streaming') {
+      // (phase 'none': stopped before the call was sent; 'refused': the provider answered with an error.)
       // Usage is missing (cut, dropped, or never sent): an honest estimate, flagged. The
       // provider read the prompt; output is what we saw, or — for reasoning models, whose hidden
       // tokens streamed text cannot show — all that was allowed.

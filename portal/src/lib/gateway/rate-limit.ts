@@ -38,6 +38,8 @@ export class InterviewLimiter {
     const s = this.state.get(interviewId);
     if (!s) return;
     s.inflight = Math.max(0, s.inflight - 1);
-    if (s.inflight === 0 && s.tokens >= this.opts.perMinute - 1) this.state.delete(interviewId);
+    // Forget idle interviews once their bucket is full again (nothing left to remember).
+    const cap = this.opts.perMinute;
+    if (s.inflight === 0 && s.tokens + ((this.opts.now() - s.at) * cap) / 60_000 >= cap) this.state.delete(interviewId);
   }
 }

@@ -46,6 +46,8 @@ export class LogWriter {
   private chain: Promise<void> = Promise.resolve();
   private stopped: string | undefined;
   private canWrite: () => boolean;
+  /** Set after a write with an unknown outcome: the retry must use the same batch. */
+  private retryLength: number | undefined;
 
   constructor(private readonly deps: LogWriterDeps) {
     this.seq = deps.afterSeq;
@@ -116,25 +118,29 @@ export class LogWriter {
     this.stop(reason, false);
   }
 
+  /** Never throws: a failure keeps the batch for a retry (or stops the writer). */
   private async writePending(): Promise<void> {
     while (this.pending.length > 0 && !this.stopped) {
       if (!this.canWrite()) return this.stop('lease not held', true);
       const batch = this.nextBatch();
-      const now = this.deps.clock.now();
       try {
-        await this.deps.store.append(this.deps.operationId, batch, now);
+        await this.deps.store.append(this.deps.operationId, batch, this.deps.clock.now());
       } catch (e) {
-        if (e instanceof LogSeqConflictError && !(await this.isOurs(batch))) {
-          return this.stop('another writer owns the log', true);
-        }
-        if (!(e instanceof LogSeqConflictError)) {
-          // Unknown outcome: keep the batch (same boundaries) and retry; a retry that finds
-          // the key taken checks whether the stored entries are ours.
-          this.deps.onError?.(e);
+        let ours: boolean;
+        try {
+          if (!(e instanceof LogSeqConflictError)) throw e;
+          ours = await this.isOurs(batch);
+        } catch (err) {
+          // Unknown outcome: retry the same batch (same boundaries, so the same key); a retry
+          // that finds the key taken checks whether the stored entries are ours.
+          this.retryLength = batch.length;
+          this.deps.onError?.(err);
           this.arm(RETRY_MS);
           return;
         }
+        if (!ours) return this.stop('another writer owns the log', true);
       }
+      this.retryLength = undefined;
       this.pending.splice(0, batch.length);
       this.stored = batch.at(-1)!.seq;
       try {
@@ -162,6 +168,7 @@ export class LogWriter {
   }
 
   private nextBatch(): OperationEvent[] {
+    if (this.retryLength !== undefined) return this.pending.slice(0, this.retryLength);
     const max = this.deps.maxBatch ?? 50;
     let bytes = 0;
     let n = 0;

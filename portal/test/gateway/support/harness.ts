@@ -65,7 +65,7 @@ export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise
       return gw;
     },
     async interview(gw, o = {}) {
-      const id = `iv-${randomBytes(6).toString('hex')}`;
+      const id = `iv_${randomBytes(16).toString('base64url')}`; // the interviews service's id shape
       const { token } = await gw.issueToken({
         id,
         deadlineAt: (o.now ?? Date.now()) + (o.deadlineInMs ?? 3_600_000),

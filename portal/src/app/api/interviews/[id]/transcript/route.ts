@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { ApiError } from '@/lib/http/errors';
 import { route } from '@/lib/http/route';
+import { interviewIdSchema } from '@/lib/interviews/schemas';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
-const params = z.object({ id: z.string().min(1).max(200) });
+const params = z.object({ id: interviewIdSchema });
 const query = z.object({
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(200),
