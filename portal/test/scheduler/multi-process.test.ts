@@ -38,6 +38,7 @@ const SHORT_LEASE_MS = 1500;
 
 let t: TestDb;
 const children: ChildProcess[] = [];
+const childLog: string[] = [];
 beforeAll(async () => {
   t = await startTestDb();
 });
@@ -80,11 +81,16 @@ async function spawnScheduler(
     ['--import', 'tsx', 'test/support/scheduler-process.ts', JSON.stringify(args)],
     {
       cwd: portalDir,
-      stdio: ['pipe', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
     },
   );
   children.push(child);
+  // Kept for the failure message: what each scheduler said (warnings, errors, health).
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    childLog.push(`${owner}: ${line}`);
+    if (childLog.length > 40) childLog.shift();
+  });
   await new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -123,13 +129,15 @@ async function scanOps(w: World): Promise<OperationRecord[]> {
 async function until(
   cond: () => Promise<boolean> | boolean,
   timeoutMs: number,
-  what: string,
+  what: string | (() => string),
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) {
       const states = children.map((c) => `${c.pid}: ${c.exitCode ?? c.signalCode ?? 'running'}`);
-      throw new Error(`timed out waiting for ${what} (schedulers ${states.join(', ')})`);
+      throw new Error(
+        `timed out waiting for ${typeof what === 'string' ? what : what()} (schedulers ${states.join(', ')})\n${childLog.join('\n')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -162,11 +170,15 @@ describe('schedulers in separate processes', () => {
       type: 'create',
       scheduledAt: now,
     }));
-    await Promise.all([spawnScheduler(w, 'p1'), spawnScheduler(w, 'p2')]);
+    await Promise.all([
+      spawnScheduler(w, 'p1', { healthEveryMs: 10_000 }),
+      spawnScheduler(w, 'p2', { healthEveryMs: 10_000 }),
+    ]);
+    let seen = 0;
     await until(
-      () => countBy(readFakeRecord(w.recordFile), 'create-call').size === 1000,
+      () => (seen = countBy(readFakeRecord(w.recordFile), 'create-call').size) === 1000,
       120_000,
-      'all driver calls',
+      () => `all driver calls (${seen} so far)`,
     );
     await until(
       async () => (await scanOps(w)).filter((o) => o.status === 'completed').length === 1000,

@@ -20,6 +20,8 @@ export interface SchedulerProcessArgs {
   destroyMs?: number;
   /** Extra environment for parseConfig (LEASE_MS, SCHEDULER_POLL_MS, ...). */
   env?: Record<string, string>;
+  /** Print the scheduler's health to stderr this often (debugging a stuck test). */
+  healthEveryMs?: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as SchedulerProcessArgs;
@@ -68,6 +70,12 @@ const { scheduler, stop } = await startSchedulerProcess({
 process.stdout.write(
   JSON.stringify({ ready: true, owner: scheduler.owner, pid: process.pid }) + '\n',
 );
+if (args.healthEveryMs) {
+  setInterval(
+    () => process.stderr.write(`[${args.owner}] ${JSON.stringify(scheduler.health())}\n`),
+    args.healthEveryMs,
+  ).unref();
+}
 process.stdin.on(
   'end',
   () =>

@@ -17,6 +17,9 @@ export function createDocumentClient(opts: DynamoOptions): DynamoDBDocumentClien
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     }),
     maxAttempts: 3,
+    // A request that never answers must not stall a scheduler tick (and with it deadline sweeps):
+    // time out and let the SDK retry. Generous, so a loaded local dynalite is not cut off.
+    requestHandler: { requestTimeout: 10_000, connectionTimeout: 3_000 },
   });
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
