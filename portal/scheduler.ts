@@ -1,6 +1,6 @@
 // `npm run scheduler`: a standalone scheduler process (scale-out). It shares the portal's tables
 // and config; leases keep every operation exactly-once however many of these run.
-import { ConfigError, parseConfig } from './src/lib/config/env';
+import { loadConfigOrExit } from './src/lib/config/env';
 import { challengesDir } from './src/lib/config/paths';
 import { ChallengeCatalog } from './src/lib/challenges/catalog';
 import { createDriver } from './src/lib/drivers/select';
@@ -14,16 +14,7 @@ import { EventFeed } from './src/lib/store/events';
 import { InterviewStore } from './src/lib/store/interviews';
 import { OperationLogStore } from './src/lib/store/operation-logs';
 
-let config;
-try {
-  config = parseConfig(process.env);
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(e.message);
-    process.exit(1);
-  }
-  throw e;
-}
+const config = loadConfigOrExit(process.env);
 const logger = createLogger(config.LOG_LEVEL, 'scheduler');
 if (!config.DYNAMODB_ENDPOINT) {
   // The embedded dynalite belongs to the portal process (one process per data directory).

@@ -7,20 +7,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import next from 'next';
-import { ConfigError, parseConfig } from './src/lib/config/env';
+import { loadConfigOrExit } from './src/lib/config/env';
 import { bootstrap } from './src/lib/bootstrap';
 
 async function main() {
-  let config;
-  try {
-    config = parseConfig(process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(1);
-    }
-    throw e;
-  }
+  const config = loadConfigOrExit(process.env);
 
   const runtime = await bootstrap(config);
   const log = runtime.log;

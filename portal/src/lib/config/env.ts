@@ -209,3 +209,14 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     tables: tableNames(env.TABLE_PREFIX, env.APP_ENV),
   };
 }
+
+/** For process entry points: the config, or the reasons on stderr and exit code 1. */
+export function loadConfigOrExit(source: Record<string, string | undefined>): Config {
+  try {
+    return parseConfig(source);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(e.message);
+    process.exit(1);
+  }
+}

@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './interviews';
+import { isConditionFailure } from './conditions';
 
 /**
  * One candidate link per interview, keyed by interviewId. The token itself is never stored:

@@ -1,5 +1,5 @@
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './ledger';
+import { isConditionFailure } from './conditions';
 
 /**
  * Per-interview gateway tokens, stored only as SHA-256 hashes (the tokens carry 256 bits from a

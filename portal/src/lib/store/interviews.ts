@@ -6,7 +6,7 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { isConditionFailure } from './conditions';
 import { INDEX } from './tables';
 import type { InterviewRecord, InterviewStatus } from './types';
 
@@ -36,7 +36,6 @@ export class InvalidCursorError extends Error {
   }
 }
 
-export const isConditionFailure = (e: unknown) => e instanceof ConditionalCheckFailedException;
 
 /** Every key shape and condition for the interviews table. */
 export class InterviewStore {

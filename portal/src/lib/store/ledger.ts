@@ -1,3 +1,4 @@
+import { isConditionFailure } from './conditions';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { INDEX } from './tables';
 
@@ -76,9 +77,6 @@ export interface SliceTotals {
 
 export const sliceKey = (sliceId: string) => `${SLICE_PREFIX}${sliceId}`;
 
-export function isConditionFailure(e: unknown): boolean {
-  return (e as { name?: string })?.name === 'ConditionalCheckFailedException';
-}
 
 /** Runs a conditional write; resolves to `null` when the condition did not hold. */
 async function conditional<T>(run: () => Promise<T>): Promise<T | null> {

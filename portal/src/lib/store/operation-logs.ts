@@ -1,5 +1,5 @@
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './operations';
+import { isConditionFailure } from './conditions';
 import type { OperationEvent } from './types';
 
 /**

@@ -1,3 +1,4 @@
+import { isConditionFailure } from './conditions';
 import {
   GetCommand,
   PutCommand,
@@ -54,9 +55,6 @@ export interface LeaseRef {
   version: number;
 }
 
-export function isConditionFailure(e: unknown): boolean {
-  return (e as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
-}
 
 const expired = (op: { expiresAt?: number }, now: number) =>
   op.expiresAt !== undefined && op.expiresAt * 1000 <= now;
