@@ -5,6 +5,8 @@ import { challengesDir } from './src/lib/config/paths';
 import { ChallengeCatalog } from './src/lib/challenges/catalog';
 import { createDriver } from './src/lib/drivers/select';
 import { EventHub } from './src/lib/events/hub';
+import { GatewayAccessAdmin } from './src/lib/gateway/access-admin';
+import { gatewaySpecOptions, revokeOnEnding } from './src/lib/interviews/ai-access';
 import { InterviewLifecycle } from './src/lib/interviews/lifecycle';
 import { createLogger } from './src/lib/log/logger';
 import { startSchedulerProcess } from './src/lib/scheduler/process';
@@ -34,8 +36,13 @@ const driver = await createDriver(config, {
   storage: createStorage(config),
   log: logger,
 });
+// Instances get their AI gateway token here; the portal processes' gateways serve it. Revoking at
+// destroy is a stored mark those gateways pick up through the event hub.
+const ai = new GatewayAccessAdmin({ db, tables: config.tables });
 const hooks = new InterviewLifecycle({
   store: new InterviewStore(db, config.tables.interviews),
   publisher,
+  specOptions: gatewaySpecOptions({ admin: ai, gatewayUrl: () => `${config.publicUrl}/api/ai/v1`, log: logger }),
+  onEnding: revokeOnEnding({ revoke: (id) => ai.revoke(id), log: logger }),
 });
 await startSchedulerProcess({ config, db, driver, hooks, publisher, logger });

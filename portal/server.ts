@@ -1,6 +1,7 @@
 /**
  * The portal process: Next's request handler, the /i/<interviewId>/ reverse proxy (HTTP and
- * WebSocket upgrades — route handlers can't take upgrades) and the scheduler, in one process.
+ * WebSocket upgrades — route handlers can't take upgrades), the AI gateway's hot endpoints and
+ * the scheduler, in one process.
  * Run with `npm start` from the repository root (which builds what is missing first).
  */
 import http from 'node:http';
@@ -23,6 +24,9 @@ async function main() {
 
   const server = http.createServer((req, res) => {
     if (runtime.instanceProxy?.handles(req)) return runtime.instanceProxy.web(req, res);
+    // Chat completions and models are served before Next: a framework round trip per request
+    // would be most of the gateway's latency budget (lib/gateway/README.md, bench:gateway).
+    if (runtime.gateway?.serveHttp(req, res)) return;
     void handle(req, res);
   });
   server.on('upgrade', (req, socket, head) => {

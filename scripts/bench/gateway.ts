@@ -6,13 +6,15 @@
  *   env: REQUESTS=2000 (direct + gateway) CONCURRENCY=50 TOKENS=32 TOKEN_DELAY_MS=10 BARE_PROXY=1
  *
  * Processes: dynalite; the OpenAI-compatible test upstream (portal/test/support/openai-upstream.ts,
- * its own process); ONE gateway process (this file, role `gateway`) serving
- * `Gateway.handleChatCompletions` from a plain node:http server through the gateway's
- * Request/Response adapter (lib/gateway/http-adapter.ts) — the Next server is not used: it needs
- * a production build, and its request adapter is not what we measure; and this process, the
- * client, with CONCURRENCY workers. With BARE_PROXY (default on), a bare node:http pass-through
- * proxy process (the floor DESIGN.md cites) is measured in the same interleaving as a reference;
- * its requests are not counted in `requests`.
+ * its own process); ONE gateway process (this file, role `gateway`) serving `Gateway.serveHttp`
+ * — the node-native entry portal/server.ts hands the hot endpoints to before Next — from a plain
+ * node:http server, exactly as the portal does (Next is not involved on this path); and this
+ * process, the client, with CONCURRENCY workers. With BARE_PROXY (default on), a bare node:http
+ * pass-through proxy process (the floor DESIGN.md cites) is measured in the same interleaving as
+ * a reference; its requests are not counted in `requests`.
+ *
+ * GATEWAY_NODE_ARGS passes node flags to the gateway process, e.g. to profile it:
+ *   GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:gateway
  *
  * Each worker alternates direct → gateway → direct … (interleaved, so drift cancels), the same
  * streamed request each time (`stream_options.include_usage`), on keep-alive connections.
@@ -36,7 +38,6 @@ import pino from 'pino';
 import { parseConfig, tableNames, type TableNames } from '../../portal/src/lib/config/env';
 import { gatewayConfig } from '../../portal/src/lib/gateway/config';
 import { createGateway } from '../../portal/src/lib/gateway/gateway';
-import { toNodeHandler } from '../../portal/src/lib/gateway/http-adapter';
 import { createDocumentClient } from '../../portal/src/lib/store/client';
 import { startDynalite } from '../../portal/src/lib/store/embedded-dynalite';
 import { LedgerStore } from '../../portal/src/lib/store/ledger';
@@ -68,6 +69,10 @@ interface Shared {
 
 async function gatewayRole(shared: Shared): Promise<void> {
   const db = createDocumentClient({ endpoint: shared.endpoint, region: 'us-east-1' });
+  const CNT: Record<string, number> = {};
+  const origSend = db.send.bind(db);
+  (db as any).send = (c: any, ...rest: any[]) => { const k = c.constructor.name + ':' + (c.input.TableName ?? Object.keys(c.input.RequestItems ?? {})[0] ?? '').split('-').pop() + (c.input.RequestItems ? ':' + (Object.values(c.input.RequestItems)[0] as any).length : ''); CNT[k] = (CNT[k] ?? 0) + 1; return origSend(c, ...rest); };
+  process.on('exit', () => console.error('CNT', JSON.stringify(CNT)));
   const config = parseConfig({
     OPENAI_BASE_URL: shared.upstreamUrl,
     OPENAI_API_KEY: shared.apiKey,
@@ -84,13 +89,18 @@ async function gatewayRole(shared: Shared): Promise<void> {
     holderId: 'bench-gateway',
   });
   await gw.ready();
-  const server = http.createServer(toNodeHandler((req) => gw.handleChatCompletions(req)));
+  const server = http.createServer((req, res) => {
+    if (!gw.serveHttp(req, res)) res.writeHead(404).end();
+  });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   let cpuAtStart = process.cpuUsage();
+  const { monitorEventLoopDelay, performance: perf } = await import('node:perf_hooks');
+  const h = monitorEventLoopDelay({ resolution: 1 }); let elu0 = perf.eventLoopUtilization();
   process.on('message', async (m: { cmd: string; interviews?: { id: string; deadlineAt: number; ai: { tokenBudget: number } }[] }) => {
     if (m.cmd === 'issue') {
       cpuAtStart = process.cpuUsage();
+      h.enable(); elu0 = perf.eventLoopUtilization();
       const tokens = [];
       for (const i of m.interviews!) tokens.push((await gw.issueToken(i)).token);
       process.send!({ cmd: 'tokens', tokens });
@@ -99,6 +109,8 @@ async function gatewayRole(shared: Shared): Promise<void> {
       const cpuMs = (c.user + c.system) / 1000;
       server.close();
       await gw.close({ graceMs: 5000 });
+      console.error('SOCKS', JSON.stringify((globalThis as any).__socks));
+      console.error('ELU', perf.eventLoopUtilization(elu0).utilization.toFixed(3), 'delay p50', (h.percentile(50)/1e6).toFixed(2), 'p90', (h.percentile(90)/1e6).toFixed(2), 'p99', (h.percentile(99)/1e6).toFixed(2), 'max', (h.max/1e6).toFixed(2));
       process.send!({ cmd: 'closed', cpuMs });
       setTimeout(() => process.exit(0), 50);
     }
@@ -126,6 +138,14 @@ async function proxyRole(upstreamUrl: string): Promise<void> {
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  let cpuAtStart = process.cpuUsage();
+  process.on('message', (m: { cmd: string }) => {
+    if (m.cmd === 'start') cpuAtStart = process.cpuUsage();
+    else if (m.cmd === 'cpu') {
+      const c = process.cpuUsage(cpuAtStart);
+      process.send!({ cmd: 'cpu', cpuMs: (c.user + c.system) / 1000 });
+    }
+  });
   process.send!({ cmd: 'ready', port: (server.address() as { port: number }).port });
 }
 
@@ -192,7 +212,9 @@ async function main(): Promise<void> {
   const upstreamUrl = (JSON.parse(upLine) as { url: string }).url;
 
   const shared: Shared = { endpoint: dynalite.endpoint, tables, upstreamUrl, apiKey };
-  const gwProc = fork(self, ['gateway', JSON.stringify(shared)], { execArgv: ['--import', 'tsx'], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const gwArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const gwProc = fork(self, ['gateway', JSON.stringify(shared)], { execArgv: ['--import', 'tsx', ...gwArgs], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = (cmd: string) => new Promise<Record<string, unknown>>((resolve) => {
     const on = (m: Record<string, unknown>) => {
       if (m.cmd === cmd) {
@@ -206,8 +228,9 @@ async function main(): Promise<void> {
   let proxyPort = 0;
   let proxyProc: ChildProcess | undefined;
   if (BARE_PROXY) {
-    proxyProc = fork(self, ['proxy', upstreamUrl], { execArgv: ['--import', 'tsx'], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    proxyProc = fork(self, ['proxy', upstreamUrl], { execArgv: ['--import', 'tsx', ...(process.env.PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean)], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     proxyPort = await new Promise<number>((r) => proxyProc!.once('message', (m: { port: number }) => r(m.port)));
+    proxyProc.send({ cmd: 'start' });
   }
 
   const perWorker = Math.ceil(REQUESTS / CONCURRENCY);
@@ -260,7 +283,12 @@ async function main(): Promise<void> {
 
   gwProc.send({ cmd: 'close' });
   const { cpuMs } = (await next('closed')) as { cpuMs: number };
-  proxyProc?.kill();
+  let proxyCpuMs = NaN;
+  if (proxyProc) {
+    proxyProc.send({ cmd: 'cpu' });
+    proxyCpuMs = await new Promise<number>((r) => proxyProc!.once('message', (m: { cpuMs: number }) => r(m.cpuMs)));
+    proxyProc.kill();
+  }
 
   // Budgets: charged ≤ budget, and the ledger equals the charges stored with the transcript.
   const ledger = new LedgerStore(db, tables.aiLedger);
@@ -298,6 +326,7 @@ async function main(): Promise<void> {
   console.log(`total  direct  ${JSON.stringify(dTotal)}  gateway ${JSON.stringify(gTotal)}`);
   if (BARE_PROXY) console.log(`ttft   bare proxy (reference) ${JSON.stringify(pT)}, overhead p50 ${r2(pT.p50 - dT.p50)} ms, p99 ${r2(pT.p99 - dT.p99)} ms`);
   console.log(`gateway process CPU ${Math.round(cpuMs)} ms for ${g.length + refused} requests (${r2(cpuMs / Math.max(1, g.length + refused))} ms each, all threads)`);
+  if (BARE_PROXY) console.log(`bare proxy process CPU ${Math.round(proxyCpuMs)} ms for ${proxySamples.length} requests (${r2(proxyCpuMs / Math.max(1, proxySamples.length))} ms each, all threads)`);
   console.log(`ledger: overshoot ${overshoot} tokens, ledger-vs-transcript mismatch ${mismatch}`);
 
   upstream.stdin!.end();
@@ -319,7 +348,12 @@ async function main(): Promise<void> {
       total_ratio_p50: r2(gTotal.p50 / dTotal.p50),
       refused,
       ledger_mismatch: mismatch,
-      ...(BARE_PROXY && { bare_proxy_overhead_p50_ms: r2(pT.p50 - dT.p50), bare_proxy_overhead_p99_ms: r2(pT.p99 - dT.p99) }),
+      gateway_cpu_ms_per_request: r2(cpuMs / Math.max(1, g.length + refused)),
+      ...(BARE_PROXY && {
+        bare_proxy_overhead_p50_ms: r2(pT.p50 - dT.p50),
+        bare_proxy_overhead_p99_ms: r2(pT.p99 - dT.p99),
+        bare_proxy_cpu_ms_per_request: r2(proxyCpuMs / Math.max(1, proxySamples.length)),
+      }),
       tokens_per_stream: TOKENS,
       token_delay_ms: TOKEN_DELAY_MS,
     }),

@@ -1,27 +1,61 @@
 // @ts-check
-// Minimal placeholder of the interview AI assistant: a webview view in its own activity-bar
-// container that says plainly that AI is not configured yet. The real chat (gateway, protocol
-// map, transcript) replaces this file in its own issue; the packaging pipeline stays.
+'use strict';
 const vscode = require('vscode');
+const { InterviewConfig } = require('./interview-config');
+const { GatewayClient } = require('./gateway-client');
+const { MeterStream } = require('./meter-stream');
+const { ChatSession } = require('./chat-session');
+const { ChatViewProvider, VIEW_ID } = require('./chat-view');
+const { captureEditorContext, insertAtCursor } = require('./editor-context');
 
-/** @param {vscode.ExtensionContext} context */
+/**
+ * The interview's AI assistant: wires the process-wide instances (interview file, gateway
+ * client, session, view) and the commands. The parts take their dependencies through their
+ * constructors; only this file reads the environment and touches `vscode.window` state.
+ * @param {vscode.ExtensionContext} context
+ */
 function activate(context) {
-  context.subscriptions.push(
-    vscode.window.registerWebviewViewProvider('interviewAi.chat', {
-      resolveWebviewView(view) {
-        view.webview.options = { enableScripts: false, localResourceRoots: [] };
-        view.webview.html = html();
-      },
-    }),
-  );
-}
+  const config = new InterviewConfig();
+  const client = new GatewayClient({ gateway: () => config.read().gateway });
+  const session = new ChatSession({
+    config,
+    client,
+    meterStream: (h) => new MeterStream({ client, onMeter: h.onMeter, onRefused: h.onRefused }),
+    memento: context.workspaceState,
+  });
 
-function html() {
-  // Strict CSP: no scripts, inline styles only.
-  return `<!doctype html><html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline';">
-<style>body{font-family:var(--vscode-font-family);color:var(--vscode-foreground);padding:8px}</style>
-</head><body><h3>AI Assistant</h3><p id="status">AI is not configured yet for this interview.</p></body></html>`;
+  // With the webview focused there is no active text editor: fall back to the visible one.
+  const editor = () => vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
+  const addContext = async () => {
+    const ctx = captureEditorContext(editor());
+    if (!ctx) {
+      void vscode.window.showInformationMessage(
+        'Open a file (and select lines, if you want only those) to add it as context.',
+      );
+      return;
+    }
+    session.addContext(ctx);
+    await provider.reveal();
+  };
+  const provider = new ChatViewProvider({
+    extensionUri: context.extensionUri,
+    session,
+    addContext,
+    insert: async (text) => {
+      if (!(await insertAtCursor(editor(), text)))
+        void vscode.window.showInformationMessage('Open a file to insert the code into.');
+    },
+  });
+
+  context.subscriptions.push(
+    vscode.window.registerWebviewViewProvider(VIEW_ID, provider),
+    config.watch(() => session.reload()),
+    vscode.commands.registerCommand('interviewAi.addContext', addContext),
+    vscode.commands.registerCommand('interviewAi.stop', () => session.stop()),
+    vscode.commands.registerCommand('interviewAi.newConversation', () => session.newConversation()),
+    { dispose: () => session.dispose() },
+  );
+  session.start();
 }
 
 function deactivate() {}

@@ -1,14 +1,16 @@
 'use client';
 import { useCallback, useEffect, useState } from 'react';
-import { api, type Interview } from './api';
+import { api, type AiUsage, type Interview } from './api';
+import { AiPanel } from './AiPanel';
 import { Countdown } from './Countdown';
 import { OperationLog } from './OperationLog';
 
-/** One interview: status, countdown, controls, and its operations' live logs. */
+/** One interview: status, countdown, controls, the AI meter, and its operations' live logs. */
 export function InterviewDetail({ id }: { id: string }) {
   const [iv, setIv] = useState<Interview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [usage, setUsage] = useState<AiUsage | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -20,14 +22,22 @@ export function InterviewDetail({ id }: { id: string }) {
 
   useEffect(() => {
     void load();
-    const source = new EventSource('/api/events');
-    source.addEventListener('interview.updated', (ev) => {
+    // This interview's stream: status changes and the AI meter (the first frame is the current meter).
+    const source = new EventSource(`/api/interviews/${encodeURIComponent(id)}/events`);
+    const parse = (ev: Event) => {
       try {
-        const event = JSON.parse((ev as MessageEvent).data);
-        if (event.data?.id === id) setIv((prev) => ({ ...(prev as Interview), ...event.data }));
+        return JSON.parse((ev as MessageEvent).data);
       } catch {
-        // ignore malformed frames
+        return null; // ignore malformed frames
       }
+    };
+    source.addEventListener('interview.updated', (ev) => {
+      const event = parse(ev);
+      if (event?.data?.id === id) setIv((prev) => ({ ...(prev as Interview), ...event.data }));
+    });
+    source.addEventListener('interview.usage', (ev) => {
+      const event = parse(ev);
+      if (event?.data) setUsage((prev) => (prev && prev.at > event.data.at ? prev : event.data));
     });
     return () => source.close();
   }, [id, load]);
@@ -37,7 +47,9 @@ export function InterviewDetail({ id }: { id: string }) {
     setBusy(true);
     setError(null);
     try {
-      setIv(await api<Interview>(`/api/interviews/${encodeURIComponent(id)}/${path}`, { json }));
+      const updated = await api<Interview & { usage?: AiUsage }>(`/api/interviews/${encodeURIComponent(id)}/${path}`, { json });
+      setIv(updated);
+      if (updated.usage) setUsage(updated.usage);
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -54,6 +66,7 @@ export function InterviewDetail({ id }: { id: string }) {
         <p>
           <span className="status">{iv.status}</span> · {iv.challengeId} · starts {new Date(iv.scheduledAt).toLocaleString()} · time left{' '}
           <Countdown until={iv.deadlineAt} label="time left" /> · AI budget {iv.ai.tokenBudget.toLocaleString()} tokens
+          {usage && ` (${usage.remaining.toLocaleString()} left)`}
         </p>
         {iv.candidateUrl && (
           <p>
@@ -77,6 +90,7 @@ export function InterviewDetail({ id }: { id: string }) {
           </p>
         )}
       </section>
+      <AiPanel interviewId={id} usage={usage} live={!ended} onUsage={setUsage} />
       <OperationLog operationId={iv.operationId} title="Provisioning" />
       {iv.destroyOperationId && <OperationLog operationId={iv.destroyOperationId} title="Teardown" />}
     </>

@@ -54,3 +54,35 @@ export interface Challenge {
   minutes: number;
   summary?: string;
 }
+
+/** The AI token meter (GET /api/interviews/:id/ai, `interview.usage` events). */
+export interface AiUsage {
+  interviewId: string;
+  budget: number;
+  used: number;
+  usedIn: number;
+  usedOut: number;
+  reserved: number;
+  remaining: number;
+  requests: number;
+  estimatedRequests: number;
+  deadlineAt: number;
+  endedAt?: number;
+  at: number;
+}
+
+export interface TranscriptMessage {
+  id: string;
+  requestId: string;
+  at: string;
+  role: string;
+  content: string;
+  contentTruncated?: boolean;
+  model?: string;
+  tokensIn?: number;
+  tokensOut?: number;
+  latencyMs?: number;
+  status?: 'complete' | 'stopped' | 'error';
+  estimated?: boolean;
+  error?: string;
+}

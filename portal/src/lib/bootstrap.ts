@@ -25,6 +25,10 @@ import { LocalDriver } from './drivers/local/driver';
 import { createStorage } from './storage';
 import { startScheduler } from './scheduler/start';
 import { probeHttp } from './http/probe';
+import { AuditLog } from './audit/audit-log';
+import { AuditStore } from './store/audit';
+import { createGateway, gatewayConfig, resolveSettingsKey } from './gateway';
+import { followAccessChanges, gatewaySpecOptions, revokeOnEnding, usageToFeed } from './interviews/ai-access';
 
 /**
  * Builds the process-wide runtime from a validated config: database (embedded dynalite unless
@@ -66,15 +70,36 @@ export async function bootstrap(config: Config): Promise<Runtime> {
   });
   const challenges = new ChallengeCatalog(challengesDir);
   const interviewStore = new InterviewStore(db, config.tables.interviews);
-  const links = candidateLinksFor({ config, db, adminToken: admin.token, log });
+  const audit = new AuditLog({ store: new AuditStore(db, config.tables.audit), log });
+  const links = candidateLinksFor({ config, db, adminToken: admin.token, log, audit });
+
+  // The metered AI gateway: runs without a provider key too (then it answers `ai_not_configured`).
+  const gateway = await createGateway({
+    db,
+    tables: config.tables,
+    config: gatewayConfig(config),
+    log,
+    settingsKey: resolveSettingsKey(config),
+    usageSink: usageToFeed(hub, log),
+  });
+  closers.push(() => gateway.close());
+  closers.push(followAccessChanges(hub, gateway));
+
   const interviews = new InterviewService({
     store: interviewStore,
     challenges,
     operations: engine,
     publisher: hub,
     candidateLinks: links,
+    ai: gateway,
+    audit,
   });
-  const lifecycle = new InterviewLifecycle({ store: interviewStore, publisher: hub });
+  const lifecycle = new InterviewLifecycle({
+    store: interviewStore,
+    publisher: hub,
+    specOptions: gatewaySpecOptions({ admin: gateway, gatewayUrl: () => `${config.publicUrl}/api/ai/v1`, log }),
+    onEnding: revokeOnEnding({ revoke: (id) => gateway.revoke(id), log }),
+  });
   const storage = createStorage(config);
 
   // The port is known only once the server listens; readiness checks go through the proxy then.
@@ -115,6 +140,8 @@ export async function bootstrap(config: Config): Promise<Runtime> {
     interviews,
     engine,
     storage,
+    gateway,
+    audit,
     get scheduler() {
       return scheduler;
     },

@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Storage } from './storage';
 import type { Gateway } from './gateway/gateway';
+import type { AuditLog } from './audit/audit-log';
 
 /**
  * The process-wide services, built once by `server.ts` (see `lib/bootstrap.ts`).
@@ -36,11 +37,10 @@ export interface Runtime {
   scheduler?: { lastTick(): { at: number } | null };
   /** The /i/<interviewId>/ reverse proxy, when the driver serves IDEs through the portal. */
   instanceProxy?: InstanceProxy;
-  /**
-   * The metered AI gateway (lib/gateway; built with `createGateway`). Optional until bootstrap
-   * wires it: the AI routes answer 503 without it.
-   */
+  /** The metered AI gateway (lib/gateway). Optional for tools that build a runtime without it: AI routes then answer 503. */
   gateway?: Gateway;
+  /** Who did what to an interview (interviewer controls, candidate link use). */
+  audit: AuditLog;
   /** Degradations worth showing in /api/health (e.g. no sandbox available). */
   warnings: string[];
   /** Starts background work (reconciler, scheduler) once the server listens on `port`. */

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDb, type TestDb } from '../support/dynalite';
 import { startPortal, type PortalProcess } from '../support/portal';
 import { launchChromium } from '../support/chromium';
-import { ctx, testDriver } from '../local/helpers';
+import { ctx, inside, testDriver } from '../local/helpers';
+import { startUpstream, type TestUpstream } from '../support/openai-upstream';
 import { layoutOf } from '@/lib/drivers/local/layout';
 import { isAlive, probeHealth } from '@/lib/drivers/local/process';
 import type { LocalDriver } from '@/lib/drivers/local/driver';
@@ -99,20 +100,26 @@ describe('an interview through the real portal (local driver, code-server, Chrom
   let pidA = 0;
   /** The test's own view of DATA_DIR (same driver code, no portal): plants a stray, cleans up. */
   let local: LocalDriver;
+  let upstream: TestUpstream;
+  const UPSTREAM_KEY = 'sk-e2e-upstream-key-7f3a9c';
 
   const start = () =>
     startPortal({
       dynamoEndpoint: db.endpoint,
       tablePrefix: db.prefix,
       dataDir,
-      env: { DRIVER: 'local', SANDBOX: 'auto', WARM_POOL_SIZE: '1', PROVISION_LEAD_SECONDS: '1', SCHEDULER_POLL_MS: '200', RECONCILE_INTERVAL_MS: '1000', LOG_LEVEL: 'info' },
+      env: {
+        DRIVER: 'local', SANDBOX: 'auto', WARM_POOL_SIZE: '1', PROVISION_LEAD_SECONDS: '1', SCHEDULER_POLL_MS: '200', RECONCILE_INTERVAL_MS: '1000', LOG_LEVEL: 'info',
+        OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_KEY,
+      },
     });
   const create = (name: string) =>
-    json<View>(portal.api('/api/interviews', { method: 'POST', json: { candidateName: name, challengeId: CHALLENGE, durationMinutes: 60 } }));
+    json<View>(portal.api('/api/interviews', { method: 'POST', json: { candidateName: name, challengeId: CHALLENGE, durationMinutes: 60, ai: { tokenBudget: 5000 } } }));
 
   beforeAll(async () => {
     db = await startTestDb();
     local = testDriver(dataDir, { sandbox: 'auto' });
+    upstream = await startUpstream({ apiKey: UPSTREAM_KEY });
     [portal, chrome] = await Promise.all([start(), launchChromium()]);
   });
   afterAll(async () => {
@@ -121,6 +128,7 @@ describe('an interview through the real portal (local driver, code-server, Chrom
     // Whatever a failed test left running: stop it (the portal's graceful stop keeps live instances).
     for (const id of await local.registry.ids()) await local.destroy(id, ctx()).catch(() => {});
     await db?.stop();
+    await upstream?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -153,6 +161,28 @@ describe('an interview through the real portal (local driver, code-server, Chrom
     expect(await page.getByRole('treeitem', { name: /README\.md/ }).count()).toBe(1);
     await page.close();
   }, 120_000);
+
+  it("the IDE's AI requests go through the portal's metered gateway with the token the instance was given", async () => {
+    // Inside the sandbox (no network): the instance's own config names the gateway and its token.
+    const script = `python3 -c "
+import json, urllib.request as u
+c = json.load(open('/run/ide/interview.json'))
+body = json.dumps({'messages': [{'role': 'user', 'content': 'hello from the IDE [[nonce:e2e-ide]]'}]}).encode()
+req = u.Request(c['gatewayUrl'] + '/chat/completions', data=body, headers={'Authorization': 'Bearer ' + c['gatewayToken'], 'Content-Type': 'application/json'})
+r = json.load(u.urlopen(req, timeout=20))
+print(json.dumps({'usage': r['usage'], 'env': sorted(k for k in __import__('os').environ if 'KEY' in k or 'OPENAI' in k)}))
+"`;
+    const r = await inside(pidA, script);
+    expect(r.code, r.out).toBe(0);
+    const out = JSON.parse(r.out.trim().split('\n').pop()!) as { usage: { prompt_tokens: number; completion_tokens: number }; env: string[] };
+    const record = upstream.byNonce('e2e-ide')!;
+    expect(out.usage).toMatchObject(record.reported!);
+    // The interviewer's meter shows exactly what the provider reported; the provider key never entered the instance.
+    const meter = await json<{ used: number; budget: number; requests: number }>(portal.api(`/api/interviews/${a.id}/ai`));
+    expect(meter).toMatchObject({ budget: 5000, requests: 1, used: out.usage.prompt_tokens + out.usage.completion_tokens });
+    expect(out.env).toEqual([]);
+    expect(r.out).not.toContain(UPSTREAM_KEY);
+  }, 60_000);
 
   it("another interview's candidate cookie opens neither this IDE (403) nor an admin route (401)", async () => {
     const redeemed = await fetch(portal.url + new URL(b.candidateUrl!).pathname, { redirect: 'manual' });

@@ -92,7 +92,7 @@ describe('budget under randomized concurrency (I5)', () => {
             ...(mct && { max_completion_tokens: mct }),
             ...(stream && r() < 0.5 && { stream_options: { include_usage: true } }),
           };
-          const res = await gw.handleChatCompletions(chatRequest(token, body));
+          const res = await h.fetch(gw, chatRequest(token, body));
           statuses[res.status] = (statuses[res.status] ?? 0) + 1;
           if (res.status !== 200) {
             await res.text();

@@ -13,7 +13,8 @@ afterAll(() => h.close());
 describe('chat completions', () => {
   it('streams chunks and charges exactly the usage the provider reported', async () => {
     const { id, token } = await h.interview(gw, { budget: 10_000 });
-    const res = await gw.handleChatCompletions(
+    const res = await h.fetch(
+      gw,
       chatRequest(token, { messages: [user('hello [[nonce:s1]]' + directive({ tokens: 7 }))], stream: true, stream_options: { include_usage: true } }),
     );
     expect(res.status).toBe(200);
@@ -41,14 +42,14 @@ describe('chat completions', () => {
 
   it('hides the usage chunk from clients that did not ask for it', async () => {
     const { token } = await h.interview(gw);
-    const sse = await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('hi')], stream: true })));
+    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true })));
     expect(sse.done).toBe(true);
     expect(sse.chunks.every((c) => Array.isArray(c.choices) && (c.choices as unknown[]).length > 0)).toBe(true);
   });
 
   it('answers non-streaming requests with one chat.completion including usage', async () => {
     const { token } = await h.interview(gw);
-    const res = await gw.handleChatCompletions(chatRequest(token, { messages: [user('hi [[nonce:ns1]]')] }));
+    const res = await h.fetch(gw, chatRequest(token, { messages: [user('hi [[nonce:ns1]]')] }));
     expect(res.status).toBe(200);
     const body = (await res.json()) as { object: string; choices: { message: { content: string } }[]; usage: unknown };
     expect(body.object).toBe('chat.completion');
@@ -59,7 +60,7 @@ describe('chat completions', () => {
   it('refuses unknown parameters, n > 1 and models the interview may not use, naming the field', async () => {
     const { token } = await h.interview(gw, { model: 'gpt-4o-mini' });
     const bad = async (body: unknown) => {
-      const res = await gw.handleChatCompletions(chatRequest(token, body));
+      const res = await h.fetch(gw, chatRequest(token, body));
       expect(res.status).toBe(400);
       return ((await res.json()) as { error: { code: string; fields: Record<string, string> } }).error;
     };
@@ -72,13 +73,14 @@ describe('chat completions', () => {
 
   it('lists only the models the interview may use', async () => {
     const { token } = await h.interview(gw, { model: 'gpt-4.1-mini' });
-    const res = await gw.handleModels(getRequest('/api/ai/v1/models', token));
+    const res = await h.fetch(gw, getRequest('/api/ai/v1/models', token));
     expect(await res.json()).toEqual({ object: 'list', data: [{ id: 'gpt-4.1-mini', object: 'model', created: 0, owned_by: 'interview-gateway' }] });
   });
 
   it('clamps max_completion_tokens to what the budget can still pay, then refuses below the minimum', async () => {
     const { id, token } = await h.interview(gw, { budget: 150 });
-    const res = await gw.handleChatCompletions(
+    const res = await h.fetch(
+      gw,
       chatRequest(token, { messages: [user('hi [[nonce:clamp1]]' + directive({ tokens: 500 }))], stream: true, max_completion_tokens: 150 }),
     );
     const sse = await readSse(res);
@@ -92,7 +94,7 @@ describe('chat completions', () => {
     const u = (await gw.usage(id))!;
     expect(u.used).toBe(rec.promptTokens + sent);
     expect(u.remaining).toBeLessThan(rec.promptTokens);
-    const again = await gw.handleChatCompletions(chatRequest(token, { messages: [user('more' + directive({ tokens: 500 }))] }));
+    const again = await h.fetch(gw, chatRequest(token, { messages: [user('more' + directive({ tokens: 500 }))] }));
     expect(again.status).toBe(402);
     expect(again.headers.get('x-should-retry')).toBe('false');
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('budget_exhausted');
@@ -102,9 +104,9 @@ describe('chat completions', () => {
   it('works over any fetch transport (the web-stream reader), with the same accounting', async () => {
     const viaFetch = await h.gateway({ fetch: globalThis.fetch });
     const { id, token } = await h.interview(viaFetch);
-    const sse = await readSse(await viaFetch.handleChatCompletions(chatRequest(token, { messages: [user('hi [[nonce:gf1]]' + directive({ tokens: 5 }))], stream: true })));
+    const sse = await readSse(await h.fetch(viaFetch, chatRequest(token, { messages: [user('hi [[nonce:gf1]]' + directive({ tokens: 5 }))], stream: true })));
     expect(sse.done).toBe(true);
-    const cut = await readSse(await viaFetch.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ tokens: 20, dropAfter: 3 }))], stream: true })));
+    const cut = await readSse(await h.fetch(viaFetch, chatRequest(token, { messages: [user('x' + directive({ tokens: 20, dropAfter: 3 }))], stream: true })));
     expect(cut.error?.code).toBe('upstream_truncated');
     await viaFetch.returnSlices(id);
     const u = (await viaFetch.usage(id))!;
@@ -117,16 +119,16 @@ describe('chat completions', () => {
     const limited = await h.gateway({ env: { AI_MAX_CONCURRENT_PER_INTERVIEW: '1', AI_RATE_LIMIT_PER_MINUTE: '2' } });
     const { token } = await h.interview(limited);
     const other = await h.interview(limited);
-    const slow = await limited.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ tokens: 30, tokenDelayMs: 10 }))], stream: true }));
-    const busy = await limited.handleChatCompletions(chatRequest(token, { messages: [user('y')] }));
+    const slow = await h.fetch(limited, chatRequest(token, { messages: [user('x' + directive({ tokens: 30, tokenDelayMs: 10 }))], stream: true }));
+    const busy = await h.fetch(limited, chatRequest(token, { messages: [user('y')] }));
     expect(busy.status).toBe(429);
     expect(busy.headers.get('retry-after')).toBe('1');
     expect(((await busy.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
     // Another interview is not affected.
-    expect((await limited.handleChatCompletions(chatRequest(other.token, { messages: [user('z')] }))).status).toBe(200);
+    expect((await h.fetch(limited, chatRequest(other.token, { messages: [user('z')] }))).status).toBe(200);
     await readSse(slow);
-    expect((await limited.handleChatCompletions(chatRequest(token, { messages: [user('w')] }))).status).toBe(200);
-    const third = await limited.handleChatCompletions(chatRequest(token, { messages: [user('v')] }));
+    expect((await h.fetch(limited, chatRequest(token, { messages: [user('w')] }))).status).toBe(200);
+    const third = await h.fetch(limited, chatRequest(token, { messages: [user('v')] }));
     expect(third.status).toBe(429);
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(1);
   });
@@ -134,7 +136,7 @@ describe('chat completions', () => {
   it('says plainly that AI is not configured when there is no provider key', async () => {
     const bare = await h.gateway({ env: { OPENAI_API_KEY: '' } });
     const { token } = await h.interview(bare);
-    const res = await bare.handleChatCompletions(chatRequest(token, { messages: [user('hi')] }));
+    const res = await h.fetch(bare, chatRequest(token, { messages: [user('hi')] }));
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ai_not_configured');
   });

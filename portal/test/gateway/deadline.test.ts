@@ -19,7 +19,7 @@ describe('the deadline is law', () => {
   it('cuts a running stream at the deadline, charges what was generated, then refuses new calls', async () => {
     const { id, token } = await h.interview(gw, { deadlineInMs: 1500 });
     const deadlineAt = Date.now() + 1500;
-    const res = await gw.handleChatCompletions(chatRequest(token, slow('dl1', 600)));
+    const res = await h.fetch(gw, chatRequest(token, slow('dl1', 600)));
     expect(res.status).toBe(200); // started well before the deadline
     const sse = await readSse(res);
     const cutAt = Date.now();
@@ -37,14 +37,14 @@ describe('the deadline is law', () => {
     const { messages } = await gw.transcriptPage(id, { limit: 10 });
     expect(messages.at(-1)).toMatchObject({ status: 'stopped', error: 'deadline_reached', estimated: true });
     expect(messages.at(-1)!.content.length).toBeGreaterThan(0);
-    const again = await gw.handleChatCompletions(chatRequest(token, { messages: [user('again')] }));
+    const again = await h.fetch(gw, chatRequest(token, { messages: [user('again')] }));
     expect(again.status).toBe(403);
     expect(await code(again)).toBe('deadline_passed');
   });
 
   it('an extended deadline lets a running stream finish', async () => {
     const { id, token } = await h.interview(gw, { deadlineInMs: 1000 });
-    const pending = gw.handleChatCompletions(chatRequest(token, slow('dl2', 150))).then(readSse);
+    const pending = h.fetch(gw, chatRequest(token, slow('dl2', 150))).then(readSse);
     await new Promise((r) => setTimeout(r, 200));
     const u = await gw.extend(id, { deadlineAt: Date.now() + 60_000 });
     expect(u!.deadlineAt).toBeGreaterThan(Date.now() + 50_000);
@@ -56,16 +56,16 @@ describe('the deadline is law', () => {
   it('a deadline extended by another process is honoured here', async () => {
     const other = await h.gateway();
     const { id, token } = await h.interview(gw, { deadlineInMs: 1000 });
-    expect((await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('hi')], stream: true })))).done).toBe(true);
+    expect((await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true })))).done).toBe(true);
     await other.extend(id, { deadlineAt: Date.now() + 60_000 });
     await new Promise((r) => setTimeout(r, 1100));
     // This process's cached deadline has passed: it re-reads before refusing.
-    expect((await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('hi')], stream: true })))).done).toBe(true);
+    expect((await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true })))).done).toBe(true);
   });
 
   it('ending AI access cuts running streams and refuses new ones; the meter says so', async () => {
     const { id, token } = await h.interview(gw);
-    const res = await gw.handleChatCompletions(chatRequest(token, slow('end1')));
+    const res = await h.fetch(gw, chatRequest(token, slow('end1')));
     expect(res.status).toBe(200);
     const pending = readSse(res);
     await new Promise((r) => setTimeout(r, 100));
@@ -73,7 +73,7 @@ describe('the deadline is law', () => {
     expect(u.endedAt).toBeDefined();
     const sse = await pending;
     expect(sse.error?.code).toBe('ai_access_ended');
-    const again = await gw.handleChatCompletions(chatRequest(token, { messages: [user('again')] }));
+    const again = await h.fetch(gw, chatRequest(token, { messages: [user('again')] }));
     expect(again.status).toBe(403);
     expect(await code(again)).toBe('ai_access_ended');
     const after = (await gw.usage(id))!;

@@ -23,7 +23,7 @@ beforeAll(async () => {
   await gw.ready();
   // A portal process is warm when candidates use it: first-use costs (JIT, the HTTP client) are not per message.
   const { token } = await h.interview(gw);
-  await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('warm up')], stream: true })));
+  await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('warm up')], stream: true })));
 });
 afterAll(async () => {
   await up.close();
@@ -50,7 +50,7 @@ describe('hostile input', () => {
     const { result, maxStallMs, maxBlockMs } = await maxStallDuring(async () => {
       const out: { status: number; done: boolean; id: string }[] = [];
       for (const { id, request } of requests) {
-        const res = await gw.handleChatCompletions(request);
+        const res = await h.fetch(gw, request);
         out.push({ status: res.status, done: res.status === 200 && (await readSse(res)).done, id });
       }
       return out;
@@ -78,7 +78,7 @@ describe('hostile input', () => {
     const before = (await up.records()).length;
     const { token } = await h.interview(gw, { budget: 50_000 });
     const request = chatRequest(token, { messages: [user('b'.repeat(MB))] });
-    const { result: res, maxStallMs, maxBlockMs } = await maxStallDuring(() => gw.handleChatCompletions(request));
+    const { result: res, maxStallMs, maxBlockMs } = await maxStallDuring(() => h.fetch(gw, request));
     expect(res.status).toBe(402);
     const err = await code(res);
     expect(err.code).toBe('budget_exhausted');
@@ -89,10 +89,11 @@ describe('hostile input', () => {
 
   it('caps message and request sizes with clear errors', async () => {
     const { token } = await h.interview(gw);
-    const big = await gw.handleChatCompletions(chatRequest(token, { messages: [user('c'.repeat(1_200_000))] }));
+    const big = await h.fetch(gw, chatRequest(token, { messages: [user('c'.repeat(1_200_000))] }));
     expect(big.status).toBe(400);
     expect(JSON.stringify(await big.json())).toContain('body.messages.0.content');
-    const huge = await gw.handleChatCompletions(
+    const huge = await h.fetch(
+      gw,
       chatRequest(token, { messages: Array.from({ length: 5 }, () => user('d'.repeat(1_000_000))) }),
     );
     expect(huge.status).toBe(413);

@@ -61,7 +61,7 @@ describe('two OS processes share one budget', () => {
       jobs.push(
         i % 2 === 0
           ? viaChild(url, token, body)
-          : gw.handleChatCompletions(chatRequest(token, body)).then(async (res) => (res.status === 200 ? readSse(res) : res.text())),
+          : h.fetch(gw, chatRequest(token, body)).then(async (res) => (res.status === 200 ? readSse(res) : res.text())),
       );
     }
     await Promise.all(jobs);
@@ -113,7 +113,7 @@ describe('two OS processes share one budget', () => {
     expect(l.usedIn + l.usedOut).toBe(charged);
     expect(l.remaining + charged).toBe(budget);
     // The budget is usable again from the surviving process.
-    const sse = await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('third')], stream: true })));
+    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('third')], stream: true })));
     expect(sse.done).toBe(true);
   });
 });

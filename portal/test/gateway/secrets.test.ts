@@ -38,10 +38,10 @@ describe('secrets stay secret', () => {
     const { id, token } = await h.interview(gw);
     seen.push(token);
     for (const b of [{}, { status: 401 }, { status: 429 }, { status: 500 }, { dropAfter: 2 }, { malformedAfter: 1 }, { errorAfter: 1 }]) {
-      await keep(await gw.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive(b))], stream: true })));
-      await keep(await gw.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive(b))] })));
+      await keep(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive(b))], stream: true })));
+      await keep(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive(b))] })));
     }
-    await keep(await gw.handleModels(getRequest('/api/ai/v1/models', token)));
+    await keep(await h.fetch(gw, getRequest('/api/ai/v1/models', token)));
     await keep(await gw.handleUsage(getRequest('/api/ai/v1/usage', token)));
     await keep(await gw.handleTranscript(getRequest('/api/ai/v1/transcript', token)));
     seen.push(JSON.stringify(await gw.transcriptPage(id, { limit: 500 })));
@@ -50,7 +50,7 @@ describe('secrets stay secret', () => {
     const wrong = `sk-wrong-${randomBytes(12).toString('hex')}`;
     const gw2 = await h.gateway({ env: { OPENAI_API_KEY: wrong } });
     const t2 = await h.interview(gw2);
-    await keep(await gw2.handleChatCompletions(chatRequest(t2.token, { messages: [user('x')] })));
+    await keep(await h.fetch(gw2, chatRequest(t2.token, { messages: [user('x')] })));
     const everything = seen.join('\n') + h.logs.join('\n');
     expect(everything.length).toBeGreaterThan(1000);
     for (const secret of [key, key.slice(-12), wrong, wrong.slice(-12), wrong.slice(0, 14)]) expect(everything).not.toContain(secret);
@@ -65,7 +65,7 @@ describe('secrets stay secret', () => {
     const gw = await h.gateway({ env: { OPENAI_API_KEY: 'sk-env-key-that-is-wrong-0000' } });
     setRuntime({ adminToken: ADMIN, gateway: gw, log: console } as unknown as Runtime);
     const { token } = await h.interview(gw);
-    expect((await gw.handleChatCompletions(chatRequest(token, { messages: [user('x')] }))).status).toBe(502);
+    expect((await h.fetch(gw, chatRequest(token, { messages: [user('x')] }))).status).toBe(502);
 
     const put = await settingsRoute.PUT(admin('PUT', { apiKey: h.up.apiKey }), ctx);
     expect(put.status).toBe(200);
@@ -77,7 +77,7 @@ describe('secrets stay secret', () => {
     const got = await settingsRoute.GET(admin('GET'), ctx);
     expect(await got.text()).not.toContain(h.up.apiKey);
     // The saved key is used.
-    expect((await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('x')], stream: true })))).done).toBe(true);
+    expect((await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x')], stream: true })))).done).toBe(true);
 
     // Another process with a different settings key cannot read it and says so, without crashing.
     const other = await h.gateway({ env: { OPENAI_API_KEY: '' }, settingsKey: randomBytes(32) });

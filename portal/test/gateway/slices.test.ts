@@ -38,7 +38,7 @@ async function gatewayWith(db: DynamoDBDocumentClient, env: Record<string, strin
 }
 
 const ask = (gw: Gateway, token: string, content = 'hi', extra: Record<string, unknown> = {}) =>
-  gw.handleChatCompletions(chatRequest(token, { messages: [user(content)], stream: true, ...extra })).then(readSse);
+  h.fetch(gw, chatRequest(token, { messages: [user(content)], stream: true, ...extra })).then(readSse);
 
 describe('budget slices', () => {
   it('serves requests from a held slice without any database write before the answer', async () => {

@@ -23,7 +23,7 @@ afterAll(async () => {
 
 const code = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
 const chat = (token: string | null, headers?: Record<string, string>) =>
-  gw.handleChatCompletions(chatRequest(token, { messages: [user('hi')], stream: true }, { ...(headers && { headers }) }));
+  h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true }, { ...(headers && { headers }) }));
 
 describe('gateway token authentication', () => {
   it('issues a 256-bit token bound to its interview and stores only its SHA-256', async () => {
@@ -52,7 +52,7 @@ describe('gateway token authentication', () => {
     const other = await h.gateway({ now: () => clock, env: { AI_ACCESS_CACHE_MS: '100' } });
     const third = await h.gateway({ now: () => clock, env: { AI_ACCESS_CACHE_MS: '100' } });
     const { id, token } = await h.interview(gw, { now: clock });
-    const viaOther = (g: Gateway) => g.handleChatCompletions(chatRequest(token, { messages: [user('hi')] }));
+    const viaOther = (g: Gateway) => h.fetch(g, chatRequest(token, { messages: [user('hi')] }));
     expect((await viaOther(other)).status).toBe(200);
     expect((await viaOther(third)).status).toBe(200);
     await gw.revoke(id);
@@ -68,10 +68,10 @@ describe('gateway token authentication', () => {
     // …and an idle one re-reads before serving.
     const idle = await h.gateway({ now: () => clock, env: { AI_ACCESS_CACHE_MS: '100' } });
     const t2 = await h.interview(gw, { now: clock });
-    expect((await idle.handleChatCompletions(chatRequest(t2.token, { messages: [user('hi')] }))).status).toBe(200);
+    expect((await h.fetch(idle, chatRequest(t2.token, { messages: [user('hi')] }))).status).toBe(200);
     await gw.revoke(t2.id);
     clock += 6_000;
-    expect(await code(await idle.handleChatCompletions(chatRequest(t2.token, { messages: [user('hi')] })))).toBe('token_revoked');
+    expect(await code(await h.fetch(idle, chatRequest(t2.token, { messages: [user('hi')] })))).toBe('token_revoked');
   });
 
   it('refuses after the deadline (the token expires with it) with 403 deadline_passed', async () => {
@@ -86,8 +86,8 @@ describe('gateway token authentication', () => {
   it("interview A's token spends only A's budget and reads only A's conversation", async () => {
     const a = await h.interview(gw, { now: clock, budget: 5000 });
     const b = await h.interview(gw, { now: clock, budget: 5000 });
-    await readSse(await gw.handleChatCompletions(chatRequest(a.token, { messages: [user('secret of A')], stream: true })));
-    await readSse(await gw.handleChatCompletions(chatRequest(b.token, { messages: [user('secret of B')], stream: true })));
+    await readSse(await h.fetch(gw, chatRequest(a.token, { messages: [user('secret of A')], stream: true })));
+    await readSse(await h.fetch(gw, chatRequest(b.token, { messages: [user('secret of B')], stream: true })));
     await gw.returnSlices(a.id);
     await gw.returnSlices(b.id);
     const ua = (await gw.usage(a.id))!;

@@ -36,7 +36,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
     [503, 502, 'upstream_error'],
   ])('provider status %i → %i %s, nothing charged', async (status, expected, code) => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const res = await gw.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ status }))], stream: true }));
+    const res = await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ status }))], stream: true }));
     expect(res.status).toBe(expected);
     const err = await errorOf(res);
     expect(err.code).toBe(code);
@@ -49,7 +49,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
   it('the provider rejecting the key becomes upstream_auth without quoting it', async () => {
     const wrong = await h.gateway({ env: { OPENAI_API_KEY: 'sk-wrong-key-1234567890' } });
     const { token } = await h.interview(wrong);
-    const res = await wrong.handleChatCompletions(chatRequest(token, { messages: [user('x')] }));
+    const res = await h.fetch(wrong, chatRequest(token, { messages: [user('x')] }));
     expect(res.status).toBe(502);
     const text = await res.text();
     expect(text).toContain('upstream_auth');
@@ -58,7 +58,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('a provider that does not answer in time → 504 upstream_timeout', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const res = await gw.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ headersDelayMs: 2000 }))], stream: true }));
+    const res = await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ headersDelayMs: 2000 }))], stream: true }));
     expect(res.status).toBe(504);
     expect((await errorOf(res)).code).toBe('upstream_timeout');
     await expectLedgerExact(id, 5000);
@@ -66,7 +66,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('a stream that stalls mid-answer is cut with upstream_timeout and charged an estimate', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const sse = await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ tokens: 20, stallAfter: 3 }))], stream: true })));
+    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ tokens: 20, stallAfter: 3 }))], stream: true })));
     expect(sse.error?.code).toBe('upstream_timeout');
     expect(sse.done).toBe(false);
     const { messages } = await expectLedgerExact(id, 5000);
@@ -80,7 +80,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
     ['end without [DONE] or usage', { tokens: 6, endWithoutDone: true }, 'upstream_truncated', 6],
   ])('%s → %s, partial answer stored, estimate flagged', async (_name, behaviour, code, seen) => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const sse = await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive(behaviour))], stream: true })));
+    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive(behaviour))], stream: true })));
     expect(sse.error?.code).toBe(code);
     expect(sse.done).toBe(false);
     const { u, messages } = await expectLedgerExact(id, 5000);
@@ -92,7 +92,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('usage missing on a complete answer → charged an estimate, flagged, status complete', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const sse = await readSse(await gw.handleChatCompletions(chatRequest(token, { messages: [user('x [[nonce:nu1]]' + directive({ tokens: 9, noUsage: true }))], stream: true, stream_options: { include_usage: true } })));
+    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x [[nonce:nu1]]' + directive({ tokens: 9, noUsage: true }))], stream: true, stream_options: { include_usage: true } })));
     expect(sse.done).toBe(true);
     expect(sse.usage).toBeUndefined();
     const rec = h.up.byNonce('nu1')!;
@@ -103,7 +103,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
   it('a reasoning model without usage is charged its whole completion reservation (hidden tokens)', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000, model: 'o4-mini' });
     const sse = await readSse(
-      await gw.handleChatCompletions(chatRequest(token, { messages: [user('x' + directive({ tokens: 5, reasoning: 40, dropAfter: 3 }))], stream: true, max_completion_tokens: 100 })),
+      await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ tokens: 5, reasoning: 40, dropAfter: 3 }))], stream: true, max_completion_tokens: 100 })),
     );
     expect(sse.error?.code).toBe('upstream_truncated');
     const { messages } = await expectLedgerExact(id, 5000);
@@ -112,7 +112,7 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('a client that disconnects mid-stream stops generation; the partial answer is stored as stopped', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const res = await gw.handleChatCompletions(chatRequest(token, { messages: [user('x [[nonce:cd1]]' + directive({ tokens: 200, tokenDelayMs: 5 }))], stream: true }));
+    const res = await h.fetch(gw, chatRequest(token, { messages: [user('x [[nonce:cd1]]' + directive({ tokens: 200, tokenDelayMs: 5 }))], stream: true }));
     const sse = await readSse(res, { stopAfter: 3 });
     expect(sse.text.length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 100));

@@ -61,7 +61,10 @@ export class FakeDriver implements InstanceDriver {
     this.maybeFail('create', id);
     let created = true;
     try {
-      await writeFile(this.marker(id), JSON.stringify({ pid: process.pid }), { flag: 'wx' });
+      // The instance's options (e.g. the AI gateway URL and token) are kept in its marker, where
+      // a test reads them as the candidate's IDE would receive them (readFakeInstance).
+      const marker: FakeInstance = { pid: process.pid, ...(spec.options && { options: spec.options }) };
+      await writeFile(this.marker(id), JSON.stringify(marker), { flag: 'wx' });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       created = false;
@@ -124,6 +127,26 @@ export class FakeDriver implements InstanceDriver {
   private async record(kind: FakeEffect['kind'], interviewId: string): Promise<void> {
     const line: FakeEffect = { kind, interviewId, pid: process.pid, at: Date.now() };
     await appendFile(this.opts.recordFile, JSON.stringify(line) + '\n');
+  }
+}
+
+/** What a fake instance's marker file holds. */
+export interface FakeInstance {
+  /** The process that created the instance. */
+  pid: number;
+  /** `spec.options` as the driver received them at create. */
+  options?: Record<string, unknown>;
+}
+
+/** A live fake instance's marker (null when it does not exist, e.g. after destroy). */
+export function readFakeInstance(recordFile: string, interviewId: string): FakeInstance | null {
+  const file = path.join(`${recordFile}.instances`, encodeURIComponent(interviewId));
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as FakeInstance;
+  } catch (e) {
+    // Absent, or caught between the exclusive create and the write of its content.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof SyntaxError) return null;
+    throw e;
   }
 }
 

@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { ApiError, notFound } from '../http/errors';
 import { CandidateLinkStore } from '../store/candidate-links';
 import { InterviewStore } from '../store/interviews';
+import type { AuditLog } from '../audit/audit-log';
 import type { Runtime } from '../runtime';
 import type { InterviewRecord } from '../store/types';
 import { LIVE_INTERVIEW_STATUSES } from '../store/types';
@@ -150,13 +151,24 @@ export class CandidateLinks {
 }
 
 /** The process's CandidateLinks from the runtime (config, db, admin token as secret, logger as audit). */
-export function candidateLinksFor(runtime: Pick<Runtime, 'config' | 'db' | 'adminToken' | 'log'>): CandidateLinks {
+export function candidateLinksFor(
+  runtime: Pick<Runtime, 'config' | 'db' | 'adminToken' | 'log'> & { audit?: Pick<AuditLog, 'note'> },
+): CandidateLinks {
   return new CandidateLinks({
     store: new CandidateLinkStore(runtime.db, runtime.config.tables.candidateLinks),
     secret: runtime.adminToken,
     // Read per use: with PORT=0 and no PUBLIC_URL the port is known only once the server listens.
     publicUrl: () => runtime.config.publicUrl,
     interviews: new InterviewStore(runtime.db, runtime.config.tables.interviews),
-    audit: (event) => runtime.log.info({ audit: true, ...event }, String(event.event)),
+    audit: (event) => {
+      // Uses of a real link go to the interview's audit trail; guesses (malformed, unknown
+      // tokens) only to the log, so anonymous requests cannot grow the table.
+      const { event: action, interviewId, reason, ok, ip } = event as { event: string; interviewId?: string; reason?: string; ok: boolean; ip?: string };
+      if (runtime.audit && interviewId && (ok || reason === 'expired')) {
+        runtime.audit.note({ actor: 'candidate', action, interviewId, details: { ok, ...(reason && { reason }), ...(ip && { ip }) } });
+      } else {
+        runtime.log.info({ audit: true, ...event }, action);
+      }
+    },
   });
 }

@@ -157,6 +157,8 @@ export interface TableNames {
   settings: string;
   /** Candidate links: one per interview, the token stored hashed. */
   candidateLinks: string;
+  /** Audit trail: who did what to an interview (interviewer controls, candidate link use). */
+  audit: string;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +182,7 @@ export function tableNames(prefix: string, appEnv: string): TableNames {
     aiTokens: name('ai-tokens'),
     aiMessages: name('ai-messages'),
     settings: name('settings'),
+    audit: name('audit'),
   };
 }
 

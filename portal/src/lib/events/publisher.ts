@@ -2,7 +2,8 @@ import type { OperationEvent } from '../store/types';
 
 /** A change anyone watching the portal may care about (lists, dashboards). */
 export interface GlobalEventInput {
-  type: 'interview.updated' | 'operation.updated';
+  /** `interview.usage`: the AI token meter (lib/gateway UsageSnapshot), throttled per interview. */
+  type: 'interview.updated' | 'operation.updated' | 'interview.usage';
   interviewId?: string;
   operationId?: string;
   /** The new state, small enough for an SSE frame (no secrets). */

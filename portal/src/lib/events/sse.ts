@@ -226,6 +226,15 @@ export async function operationEventStream(
 export interface GlobalStreamDeps {
   hub: Hub;
   feed: FeedReader;
+  /** Only these events (history and live), e.g. one interview's. Default: all. */
+  select?: (e: FeedEvent) => boolean;
+  /**
+   * How an event is framed (default: the whole FeedEvent as `data`). Streams that show less —
+   * the candidate's — pass their own, cached per event like the default.
+   */
+  frame?: (e: FeedEvent) => Uint8Array;
+  /** A frame sent before anything else (no `id:`, so it never moves the client's resume point). */
+  initial?: () => Promise<Uint8Array | undefined>;
 }
 
 /** How long history ids are remembered to skip the hub delivering the same events again. */
@@ -247,6 +256,8 @@ export async function globalEventStream(
 ): Promise<Response> {
   const opts = { ...DEFAULTS, ...options };
   const after = resumeFeedId(request);
+  const select = deps.select ?? (() => true);
+  const frame = deps.frame ?? feedFrame;
   const sentHistory = new Map<string, number>();
   const channel = new SseChannel({
     signal: request.signal,
@@ -260,12 +271,13 @@ export async function globalEventStream(
   let buffered: FeedEvent[] = [];
   // Last-Event-ID is this stream's cursor: the hub's first reads re-read a window that may
   // hold the client's own last events, and history may be delivered again by the hub.
-  const isNew = (e: FeedEvent) => (after === undefined || e.id > after) && !sentHistory.has(e.id);
+  const isNew = (e: FeedEvent) =>
+    (after === undefined || e.id > after) && !sentHistory.has(e.id) && select(e);
 
   const unsubscribe = deps.hub.subscribe('global', (e) => {
-    if (channel.closed) return;
+    if (channel.closed || !select(e)) return;
     if (mode === 'live') {
-      if (isNew(e)) channel.send(feedFrame(e));
+      if (isNew(e)) channel.send(frame(e));
     } else if (buffered.length < opts.maxBuffered) {
       buffered.push(e);
     } else {
@@ -279,6 +291,8 @@ export async function globalEventStream(
 
   const catchUp = async () => {
     try {
+      const first = await deps.initial?.();
+      if (first && !channel.closed) channel.send(first);
       if (after !== undefined) {
         let cursor = after;
         let sent = 0;
@@ -288,8 +302,9 @@ export async function globalEventStream(
           if (channel.closed) return;
           const page = await deps.feed.readSince(cursor, opts.historyPageSize);
           for (const e of page) {
+            if (!select(e)) continue;
             sentHistory.set(e.id, feedIdTime(e.id));
-            channel.send(feedFrame(e));
+            channel.send(frame(e));
           }
           sent += page.length;
           if (page.length < opts.historyPageSize) break;
@@ -301,7 +316,7 @@ export async function globalEventStream(
       }
       const pending = buffered;
       buffered = [];
-      for (const e of pending) if (isNew(e)) channel.send(feedFrame(e));
+      for (const e of pending) if (isNew(e)) channel.send(frame(e));
       mode = 'live';
     } catch (err) {
       opts.log?.warn({ err }, 'global event stream: history read failed');

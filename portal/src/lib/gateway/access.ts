@@ -39,6 +39,8 @@ export class AccessCache {
   private entries = new Map<string, InterviewAccess>();
   private loading = new Map<string, Promise<InterviewAccess>>();
   private due = new Set<string>();
+  /** Interviews served since the last background refresh (refreshed ahead when half stale). */
+  private used = new Set<string>();
   private refreshing = false;
 
   constructor(
@@ -96,14 +98,17 @@ export class AccessCache {
     const e = this.entries.get(interviewId);
     const now = this.deps.now();
     if (!e || now - e.loadedAt > this.hardMaxMs) return this.load(interviewId);
+    this.used.add(interviewId);
     if (now - e.loadedAt > this.deps.freshMs) this.refreshSoon(interviewId);
     return e;
   }
 
   /**
    * Background refresh: every interview used while stale is re-read with the others in one
-   * BatchGetItem (ledgers only: revocation, end and deadline live there), so a busy process
-   * spends one database call per refresh period, not one per interview.
+   * BatchGetItem (ledgers only: revocation, end and deadline live there), together with the
+   * interviews in use that are past half their freshness — busy interviews go stale at
+   * different moments, and without refreshing ahead each would cost its own call. So a busy
+   * process spends about two database calls per refresh period, not one per interview.
    */
   private refreshSoon(interviewId: string): void {
     if (this.loading.has(interviewId)) return;
@@ -114,9 +119,14 @@ export class AccessCache {
   }
 
   private async refreshDue(): Promise<void> {
+    const startedAt = this.deps.now();
+    for (const id of this.used) {
+      const e = this.entries.get(id);
+      if (e && startedAt - e.loadedAt > this.deps.freshMs / 2 && !this.loading.has(id)) this.due.add(id);
+    }
+    this.used.clear();
     const ids = [...this.due];
     this.due.clear();
-    const startedAt = this.deps.now();
     try {
       const ledgers = await this.deps.ledger.getMany(ids);
       for (const id of ids) {

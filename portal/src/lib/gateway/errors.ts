@@ -52,6 +52,7 @@ export const gwErrors = {
     new GatewayError(402, 'budget_exhausted', `The prompt needs about ${prompt} tokens but only ${available} remain in the interview's budget`),
   rateLimited: (why: string, retryAfterSeconds: number) => new GatewayError(429, 'rate_limited', why, true, retryAfterSeconds),
   payloadTooLarge: (max: number) => new GatewayError(413, 'payload_too_large', `Request body larger than ${max} bytes`),
+  methodNotAllowed: (allow: string) => new GatewayError(405, 'method_not_allowed', `Use ${allow} for this endpoint`),
   unsupportedMediaType: () => new GatewayError(415, 'unsupported_media_type', 'Send the body as application/json'),
   badRequest: (message: string, fields?: Record<string, string>) => new GatewayError(400, 'bad_request', message, false, undefined, fields),
   // Upstream failures. Messages never carry the provider's text for auth errors (OpenAI echoes part of the key).

@@ -1,11 +1,13 @@
-import { createParser } from 'eventsource-parser';
+import type { ServerResponse } from 'node:http';
 import { APIUserAbortError } from 'openai';
 import { messageKey, type MessageItem, type MessageStatus } from '../store/messages';
 import { CompletionAccumulator } from './completion';
 import type { TokenCounter } from './counting';
-import { errorJson, GatewayError, gwErrors } from './errors';
+import { GatewayError, gwErrors } from './errors';
 import type { ChatRequest } from './request';
+import { sendError, sendJson } from './reply';
 import type { Reservation, SlicePool } from './slices';
+import { SseRelay } from './sse-relay';
 import { promptItems, truncateUtf8, type Transcript } from './transcript';
 import { readUpstream, type UpstreamPipe } from './upstream-reader';
 import { upstreamBody, type Upstream } from './upstream';
@@ -37,7 +39,6 @@ export interface ExchangeInit {
   includeUsage: boolean;
   deadlineAt: number;
   startedAt: number;
-  clientSignal?: AbortSignal;
 }
 
 const SSE_HEADERS = {
@@ -45,19 +46,26 @@ const SSE_HEADERS = {
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
 };
-const MAX_SSE_BUFFER = 4 * 1024 * 1024;
+/** Longest SSE event accepted from the provider (characters). */
+const MAX_SSE_EVENT = 4 * 1024 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const enc = new TextEncoder();
+
+/** Where a running pipe sends what the client gets. */
+interface PipeSink {
+  frame(bytes: Uint8Array | string): void;
+  end(last?: string): void;
+}
 
 /**
- * One chat completion in flight: calls the provider, forwards chunks as they arrive (or
- * collects them for a non-streamed answer), and settles exactly once — the charge (provider
- * usage, or an honest estimate flagged as such), then the transcript, durable before the
- * response ends (I3, I5).
+ * One chat completion in flight: calls the provider, relays its events to the node:http
+ * response as they arrive (or collects them for a non-streamed answer), and settles exactly
+ * once — the charge (provider usage, or an honest estimate flagged as such), then the
+ * transcript, durable before the response ends (I3, I5).
  *
- * Stops: client disconnect (request signal or stream cancel), the deadline (a timer; the stream
- * is cut with a typed error event), AI access ended or revoked, an upstream silent for
- * `idleMs`, shutdown. Every stop aborts the upstream request, which stops generation.
+ * Stops: client disconnect (the gateway calls `abort('client')` when the response closes
+ * early), the deadline (a timer; the stream is cut with a typed error event), AI access ended
+ * or revoked, an upstream silent for `idleMs`, shutdown. Every stop aborts the upstream
+ * request, which stops generation.
  */
 export class Exchange {
   readonly interviewId: string;
@@ -100,90 +108,79 @@ export class Exchange {
     this.deadlineTimer.unref();
   }
 
-  async run(): Promise<Response> {
+  /** Serves the answer on `res`; resolves once the response has ended (after the exchange settled). */
+  async run(res: ServerResponse): Promise<void> {
     this.setDeadline(this.init.deadlineAt);
-    const signal = this.init.clientSignal;
-    if (signal) {
-      if (signal.aborted) this.abort('client');
-      else signal.addEventListener('abort', () => this.abort('client'), { once: true });
-    }
     let upstream: Response;
     try {
       if (this.reason) throw new APIUserAbortError(); // stopped before anything was sent: nothing to charge
       this.phase = 'waiting';
       const { req, model, reservation } = this.init;
+      const T = (this as any).T; T.push(performance.now());
       upstream = await this.deps.upstream.open(upstreamBody(req, model, reservation.maxCompletion), this.controller.signal);
+      (this as any).T.push(performance.now());
     } catch (e) {
       if (this.reason) {
         // Stopped before the provider answered (the client left, the deadline, …).
         const err = this.stopError();
         await this.finalize('stopped', err);
-        return errorJson(err ?? gwErrors.upstreamUnreachable());
+        return sendError(res, err ?? gwErrors.upstreamUnreachable());
       }
       const err = e instanceof GatewayError ? e : gwErrors.upstreamUnreachable();
       this.phase = 'refused';
       await this.finalize('error', err);
-      return errorJson(err);
+      return sendError(res, err);
     }
     this.phase = 'streaming';
     if (this.reason) {
-      // Stopped while the headers were on their way.
-      upstream.body?.cancel().catch(() => {});
+      // Stopped while the headers were on their way (the abort already cut the provider's socket).
       await this.finalize('stopped', this.stopError());
-      return errorJson(this.stopError() ?? gwErrors.upstreamUnreachable());
+      return sendError(res, this.stopError() ?? gwErrors.upstreamUnreachable());
     }
-    return this.init.stream ? this.sse(upstream) : this.collect(upstream);
+    return this.init.stream ? this.sse(upstream, res) : this.collect(upstream, res);
   }
 
-  private sse(upstream: Response): Response {
-    let ctrl!: ReadableStreamDefaultController<Uint8Array>;
-    let pipe!: UpstreamPipe;
-    const stream = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        ctrl = c;
-        pipe = this.pipe(upstream, {
-          frame: (text) => {
-            ctrl.enqueue(enc.encode(text));
-            // A slow client slows the provider down, not our memory.
-            if ((ctrl.desiredSize ?? 1) <= 0) pipe.pause();
-          },
-          end: (last) => {
-            try {
-              if (last !== undefined) ctrl.enqueue(enc.encode(last));
-              ctrl.close();
-            } catch {
-              // the client is gone
-            }
-          },
-        });
-      },
-      pull: () => pipe.resume(),
-      cancel: () => {
-        this.abort('client');
-        return this.finalizing;
-      },
+  private sse(upstream: Response, res: ServerResponse): Promise<void> {
+    res.writeHead(200, { ...SSE_HEADERS, 'x-request-id': this.requestId });
+    return new Promise<void>((resolve) => {
+      let draining = false;
+      const pipe = this.pipe(upstream, {
+        frame: (bytes) => {
+          if (res.destroyed) return;
+          // A slow client slows the provider down, not our memory.
+          if (!res.write(bytes) && !draining) {
+            draining = true;
+            pipe.pause();
+            res.once('drain', () => {
+              draining = false;
+              pipe.resume();
+            });
+          }
+        },
+        end: (last) => {
+          if (!res.destroyed) res.end(last);
+          resolve();
+        },
+      });
     });
-    return new Response(stream, { status: 200, headers: { ...SSE_HEADERS, 'x-request-id': this.requestId } });
   }
 
-  private collect(upstream: Response): Promise<Response> {
-    return new Promise<Response>((resolve) => {
+  private collect(upstream: Response, res: ServerResponse): Promise<void> {
+    return new Promise<void>((resolve) => {
       this.pipe(upstream, {
         frame: () => {
           // Frames are for streaming clients; the accumulator keeps the answer.
         },
         end: () => {
-          if (this.outcome.error) return resolve(errorJson(this.outcome.error));
-          const completion = this.acc.toCompletion(
-            { id: `chatcmpl-${this.requestId}`, model: this.init.model, created: Math.floor(this.init.startedAt / 1000) },
-            this.acc.usage ?? undefined,
-          );
-          resolve(
-            new Response(JSON.stringify(completion), {
-              status: 200,
-              headers: { 'content-type': 'application/json', 'x-request-id': this.requestId },
-            }),
-          );
+          if (this.outcome.error) sendError(res, this.outcome.error);
+          else {
+            const completion = this.acc.toCompletion(
+              { id: `chatcmpl-${this.requestId}`, model: this.init.model, created: Math.floor(this.init.startedAt / 1000) },
+              this.acc.usage ?? undefined,
+            );
+            sendJson(res, 200, completion, { 'x-request-id': this.requestId });
+          }
+          resolve();
         },
       });
     });
@@ -191,49 +188,49 @@ export class Exchange {
 
   /**
    * Reads the provider's SSE stream as it arrives (event-driven: no promise per chunk on the
-   * node transport) and hands client frames to `sink`, one per upstream read. Ends with
-   * `[DONE]`, or with one typed error event when the answer was cut — after the exchange has
-   * settled, so the charge and the transcript are durable before the response ends.
+   * node transport). Every event is parsed once (accumulator: transcript text, usage, the
+   * non-streamed answer) and the relay forwards the provider's own bytes to `sink`, one write
+   * per upstream read. Ends with `[DONE]`, or with one typed error event when the answer was
+   * cut — after the exchange has settled, so the charge and the transcript are durable before
+   * the response ends.
    */
-  private pipe(upstream: Response, sink: { frame(text: string): void; end(last?: string): void }): UpstreamPipe {
-    const decoder = new TextDecoder();
-    let out: string[] = [];
+  private pipe(upstream: Response, sink: PipeSink): UpstreamPipe {
     let sawDone = false;
     let bad: GatewayError | undefined;
     let ended = false;
-    const parser = createParser({
-      maxBufferSize: MAX_SSE_BUFFER,
-      onEvent: (ev) => {
-        if (bad) return;
-        const data = ev.data;
-        if (data === '[DONE]') {
-          sawDone = true;
-          return;
-        }
-        let obj: unknown;
-        try {
-          obj = JSON.parse(data);
-        } catch {
-          bad = gwErrors.upstreamMalformed();
-          return;
-        }
-        if (typeof obj === 'object' && obj !== null && 'error' in obj && (obj as { error: unknown }).error) {
-          bad = gwErrors.upstreamError(200);
-          return;
-        }
-        if (!this.acc.add(obj)) {
-          bad = gwErrors.upstreamMalformed();
-          return;
-        }
-        const o = obj as { usage?: unknown; choices?: unknown[] };
-        // The usage chunk is always requested; clients that did not ask for it never see it.
-        if (!this.init.includeUsage && o.usage && Array.isArray(o.choices) && o.choices.length === 0) return;
-        out.push(data);
+    const relay = new SseRelay(
+      {
+        event: (data) => {
+          if (data === '[DONE]') {
+            sawDone = true;
+            return 'hide'; // ours goes out once the exchange has settled
+          }
+          let obj: unknown;
+          try {
+            obj = JSON.parse(data);
+          } catch {
+            bad = gwErrors.upstreamMalformed();
+            return 'stop';
+          }
+          if (typeof obj === 'object' && obj !== null && 'error' in obj && (obj as { error: unknown }).error) {
+            bad = gwErrors.upstreamError(200);
+            return 'stop';
+          }
+          if (!this.acc.add(obj)) {
+            bad = gwErrors.upstreamMalformed();
+            return 'stop';
+          }
+          const o = obj as { usage?: unknown; choices?: unknown[] };
+          // The usage chunk is always requested; clients that did not ask for it never see it.
+          if (!this.init.includeUsage && o.usage && Array.isArray(o.choices) && o.choices.length === 0) return 'hide';
+          return 'forward';
+        },
+        overflow: () => {
+          bad ??= gwErrors.upstreamMalformed();
+        },
       },
-      onError: (err) => {
-        if (err.type === 'max-buffer-size-exceeded') bad = gwErrors.upstreamMalformed();
-      },
-    });
+      MAX_SSE_EVENT,
+    );
 
     const finish = (failed: boolean) => {
       if (ended) return;
@@ -264,12 +261,11 @@ export class Exchange {
     const source: UpstreamPipe = readUpstream(upstream, this.deps.idleMs, {
       data: (chunk) => {
         if (ended) return;
-        parser.feed(decoder.decode(chunk, { stream: true }));
+        const out = relay.feed(chunk);
         if (out.length > 0) {
-          const text = out.length === 1 ? `data: ${out[0]}\n\n` : out.map((d) => `data: ${d}\n\n`).join('');
-          out = [];
+          if (this.firstByteAt === undefined) { const T = (this as any).T; T.push(performance.now()); if (process.env.GW_TIMING) console.error('T', T.map((t: number) => (t - T[0]).toFixed(2)).join(' ')); }
           this.firstByteAt ??= this.deps.now();
-          sink.frame(text);
+          sink.frame(out);
         }
         if (bad) finish(false);
       },

@@ -1,25 +1,27 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { TableNames } from '../config/env';
 import { ApiError, badRequest, isApiError, notFound } from '../http/errors';
-import { TokenStore } from '../store/gateway-tokens';
-import { LedgerStore, type LedgerItem } from '../store/ledger';
+import type { TokenStore } from '../store/gateway-tokens';
+import type { LedgerStore, LedgerItem } from '../store/ledger';
 import { MessageStore } from '../store/messages';
 import { SettingsStore } from '../store/settings';
+import { GatewayAccessAdmin, type InterviewForGateway } from './access-admin';
 import { AccessCache, isRevoked, type InterviewAccess } from './access';
 import type { GatewayConfig } from './config';
 import { promptReserveFromExact, TokenCounter } from './counting';
 import { errorJson, GatewayError, gwErrors } from './errors';
-import { Exchange } from './exchange';
+import { Exchange, type ExchangeDeps } from './exchange';
 import { computeUsage, type UsageSnapshot } from './ledger';
 import { InterviewLimiter } from './rate-limit';
 import { parseChatRequest, readJsonBody } from './request';
 import { ProviderSettings, type AiSettingsBody, type AiSettingsView } from './settings';
 import { LedgerClosed, ReserveRefused, SlicePool, type Reservation } from './slices';
+import { sendError, sendJson } from './reply';
 import { SliceSweeper, type SweepStats } from './sweeper';
-import { hashToken, mintToken } from './tokens';
 import { Transcript, type TranscriptMessage } from './transcript';
 import { Upstream } from './upstream';
 import { UsageEvents, type UsageSink } from './usage-events';
@@ -31,6 +33,8 @@ export interface GatewayLogger {
   warn(o: object, m: string): void;
   error(o: object, m: string): void;
 }
+
+export type { InterviewForGateway };
 
 export interface GatewayDeps {
   db: DynamoDBDocumentClient;
@@ -51,12 +55,8 @@ export interface GatewayDeps {
   background?: boolean;
 }
 
-/** What an interview needs to get AI access (a subset of InterviewRecord). */
-export interface InterviewForGateway {
-  id: string;
-  deadlineAt: number;
-  ai: { tokenBudget: number; model?: string };
-}
+const CHAT_PATH = '/api/ai/v1/chat/completions';
+const MODELS_PATH = '/api/ai/v1/models';
 
 const transcriptQuery = z.object({
   cursor: z.string().max(200).optional(),
@@ -76,6 +76,7 @@ export class Gateway {
   private readonly log: GatewayLogger;
   private readonly ledger: LedgerStore;
   private readonly tokens: TokenStore;
+  private readonly admin: GatewayAccessAdmin;
   private readonly access: AccessCache;
   private readonly pool: SlicePool;
   private readonly sweeper: SliceSweeper;
@@ -85,6 +86,7 @@ export class Gateway {
   private readonly upstream: Upstream;
   private readonly usageEvents: UsageEvents;
   private readonly exchanges = new Map<string, Set<Exchange>>();
+  private readonly exchangeDeps: ExchangeDeps;
   private closing?: Promise<void>;
 
   constructor(private readonly deps: GatewayDeps) {
@@ -92,8 +94,9 @@ export class Gateway {
     this.cfg = deps.config;
     this.log = deps.log;
     this.holderId = deps.holderId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    this.ledger = new LedgerStore(deps.db, deps.tables.aiLedger);
-    this.tokens = new TokenStore(deps.db, deps.tables.aiTokens);
+    this.admin = new GatewayAccessAdmin({ db: deps.db, tables: deps.tables, now: this.now });
+    this.ledger = this.admin.ledger;
+    this.tokens = this.admin.tokens;
     const messages = new MessageStore(deps.db, deps.tables.aiMessages);
     this.transcript = new Transcript(messages);
     this.access = new AccessCache({
@@ -150,6 +153,17 @@ export class Gateway {
       snapshot: (id) => this.snapshotFromMemory(id),
       now: this.now,
     });
+    this.exchangeDeps = {
+      upstream: this.upstream,
+      pool: this.pool,
+      counter: this.counter,
+      transcript: this.transcript,
+      now: this.now,
+      idleMs: this.cfg.upstreamIdleMs,
+      reasoningModels: this.cfg.reasoningModels,
+      log: this.log,
+      onDone: (x) => this.exchangeDone(x),
+    };
   }
 
   /** Loads settings and starts the timers. `createGateway` calls it. */
@@ -168,66 +182,84 @@ export class Gateway {
 
   // ---------------------------------------------------------------- candidate API (token auth)
 
-  /** `POST /api/ai/v1/chat/completions` (OpenAI-compatible, streaming or not). */
-  async handleChatCompletions(request: Request): Promise<Response> {
+  /**
+   * The candidate's hot endpoints, served node-natively (portal/server.ts calls this before Next):
+   * `POST /api/ai/v1/chat/completions` (OpenAI-compatible, streaming or not) and
+   * `GET /api/ai/v1/models`. Returns whether it took the request: false, with `res` untouched,
+   * for any other path (Next serves the rest of /api/ai/v1/). A known path with another method
+   * gets 405. The work continues asynchronously; failures become error responses, never
+   * exceptions out of here.
+   */
+  serveHttp(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    let work: Promise<void>;
+    if (path === CHAT_PATH) work = req.method === 'POST' ? this.serveChat(req, res) : this.refuseMethod(res, 'POST');
+    else if (path === MODELS_PATH) work = req.method === 'GET' ? this.serveModels(req, res) : this.refuseMethod(res, 'GET');
+    else return false;
+    work.catch((e: unknown) => this.replyError(res, e));
+    return true;
+  }
+
+  private async serveChat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = this.now();
+    const T: number[] = [performance.now()];
     let slotOf: string | undefined;
     let reservation: Reservation | undefined;
+    let ex: Exchange | undefined;
+    let clientGone = false;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      ex?.abort('client');
+    });
     try {
       if (this.closing) throw gwErrors.shuttingDown();
-      const { interviewId, access } = await this.access.authenticate(request.headers.get('authorization'));
+      const { interviewId, access } = await this.access.authenticate(req.headers.authorization ?? null);
+      T.push(performance.now());
       if (!this.upstream.configured()) throw gwErrors.notConfigured();
-      const req = parseChatRequest(await readJsonBody(request, this.cfg.maxRequestBytes), this.cfg.maxMessageBytes);
-      const model = this.resolveModel(req.model, access.ledger);
+      const body = parseChatRequest(await readJsonBody(req, this.cfg.maxRequestBytes), this.cfg.maxMessageBytes);
+      T.push(performance.now());
+      const model = this.resolveModel(body.model, access.ledger);
       this.limiter.acquire(interviewId);
       slotOf = interviewId;
-      const want = Math.min(req.max_completion_tokens ?? req.max_tokens ?? this.cfg.maxCompletionTokens, this.cfg.maxCompletionTokens);
-      reservation = await this.reserve(interviewId, req, model, want);
-      const ex = new Exchange(
-        {
-          upstream: this.upstream,
-          pool: this.pool,
-          counter: this.counter,
-          transcript: this.transcript,
-          now: this.now,
-          idleMs: this.cfg.upstreamIdleMs,
-          reasoningModels: this.cfg.reasoningModels,
-          log: this.log,
-          onDone: (x) => this.exchangeDone(x),
-        },
-        {
-          interviewId,
-          requestId: randomBytes(12).toString('base64url'),
-          req,
-          model,
-          reservation,
-          stream: req.stream === true,
-          includeUsage: req.stream_options?.include_usage === true,
-          deadlineAt: access.ledger!.deadlineAt,
-          startedAt,
-          clientSignal: request.signal,
-        },
-      );
+      const want = Math.min(body.max_completion_tokens ?? body.max_tokens ?? this.cfg.maxCompletionTokens, this.cfg.maxCompletionTokens);
+      reservation = await this.reserve(interviewId, body, model, want);
+      T.push(performance.now());
+      ex = new Exchange(this.exchangeDeps, {
+        interviewId,
+        requestId: randomBytes(12).toString('base64url'),
+        req: body,
+        model,
+        reservation,
+        stream: body.stream === true,
+        includeUsage: body.stream_options?.include_usage === true,
+        deadlineAt: access.ledger!.deadlineAt,
+        startedAt,
+      });
+      (ex as any).T = T;
       this.track(ex);
       slotOf = undefined;
       reservation = undefined;
-      return await ex.run();
+      // The client left while the request was being admitted: settle it as stopped, nothing sent.
+      if (clientGone) ex.abort('client');
     } catch (e) {
       if (reservation) this.pool.settle(reservation, { tokensIn: 0, tokensOut: 0, estimated: false });
       if (slotOf) this.limiter.release(slotOf);
-      return this.errorResponse(e);
+      return this.replyError(res, e);
     }
+    await ex.run(res);
   }
 
-  /** `GET /api/ai/v1/models`: the models this interview may use. */
-  async handleModels(request: Request): Promise<Response> {
-    try {
-      const { access } = await this.access.authenticate(request.headers.get('authorization'));
-      const data = this.allowedModels(access.ledger).map((id) => ({ id, object: 'model', created: 0, owned_by: 'interview-gateway' }));
-      return Response.json({ object: 'list', data });
-    } catch (e) {
-      return this.errorResponse(e);
-    }
+  private async serveModels(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { access } = await this.access.authenticate(req.headers.authorization ?? null);
+    const data = this.allowedModels(access.ledger).map((id) => ({ id, object: 'model', created: 0, owned_by: 'interview-gateway' }));
+    sendJson(res, 200, { object: 'list', data });
+  }
+
+  private async refuseMethod(res: ServerResponse, allow: string): Promise<void> {
+    sendJson(res, 405, gwErrors.methodNotAllowed(allow).toBody(), { allow });
   }
 
   /** The candidate's own meter, by gateway token (mount e.g. at `GET /api/ai/v1/usage`). */
@@ -255,30 +287,19 @@ export class Gateway {
   // ---------------------------------------------------------------- the portal's side
 
   /**
-   * Opens the interview's ledger (once; budget and pinned model from the interview) and issues a
-   * gateway token that expires at the deadline. The plaintext is returned only here.
+   * Opens the interview's ledger and issues a gateway token that expires at the deadline (see
+   * GatewayAccessAdmin.issueToken). The plaintext is returned only here.
    */
   async issueToken(interview: InterviewForGateway): Promise<{ token: string; expiresAt: number }> {
-    const now = this.now();
-    if (!(interview.deadlineAt > now)) throw badRequest('The interview deadline has passed', { deadlineAt: 'in the past' });
-    const budget = interview.ai.tokenBudget;
-    if (!Number.isInteger(budget) || budget < 0) throw badRequest('Invalid token budget', { 'ai.tokenBudget': 'a whole number ≥ 0' });
-    await this.ledger.create({ interviewId: interview.id, budget, deadlineAt: interview.deadlineAt, ...(interview.ai.model && { model: interview.ai.model }), now });
-    const ledger = await this.ledger.get(interview.id);
-    const expiresAt = Math.max(interview.deadlineAt, ledger?.deadlineAt ?? 0);
-    const token = mintToken(interview.id);
-    await this.tokens.put({ interviewId: interview.id, tokenHash: hashToken(token), expiresAt, createdAt: now });
+    const issued = await this.admin.issueToken(interview);
     this.access.invalidate(interview.id);
-    return { token, expiresAt };
+    return issued;
   }
 
   /** Revokes every gateway token of the interview (at destroy), stops its requests, returns its slices. */
   async revoke(interviewId: string): Promise<void> {
-    const now = this.now();
-    // The ledger mark is what other processes' caches see on their next refresh; the per-token flags are the record.
-    const ledger = await this.ledger.revokeTokens(interviewId, now);
-    await this.tokens.revokeAll(interviewId, now);
-    this.access.markRevoked(interviewId, now);
+    const ledger = await this.admin.revoke(interviewId);
+    this.access.markRevoked(interviewId, this.now());
     if (ledger) this.access.applyLedger(ledger);
     this.stopInterview(interviewId, 'ended');
     await this.pool.releaseInterview(interviewId);
@@ -304,6 +325,30 @@ export class Gateway {
     const u = await this.usage(interviewId);
     if (u) this.usageEvents.publish(u);
     return u;
+  }
+
+  /**
+   * Brings the ledger up to the interview's limits (the interview record is the source of truth
+   * for budget and deadline): adds what the budget lacks, moves the deadline later. Idempotent
+   * and safe to race — a retried or repeated call adds nothing — so the interviews service calls
+   * it after every extension and a crash between the two writes is repaired by the next call
+   * (or by `issueToken`). Null when the interview has no ledger yet.
+   */
+  async syncLimits(interview: InterviewForGateway): Promise<UsageSnapshot | null> {
+    const before = this.access.peek(interview.id)?.ledger;
+    const ledger = await this.admin.raiseLimits(interview);
+    if (!ledger) return null;
+    this.access.invalidate(interview.id);
+    for (const ex of this.exchanges.get(interview.id) ?? []) ex.setDeadline(ledger.deadlineAt);
+    const u = await this.usage(interview.id);
+    if (u && (before?.budget !== ledger.budget || before?.deadlineAt !== ledger.deadlineAt)) this.usageEvents.publish(u);
+    return u;
+  }
+
+  /** The interview a gateway token belongs to (401/403 in the gateway's error shape otherwise). */
+  async authenticate(authorization: string | null): Promise<string> {
+    const { interviewId } = await this.access.authenticate(authorization);
+    return interviewId;
   }
 
   /** Ends AI access early: new requests are refused, running ones cut, slices returned. */
@@ -339,6 +384,23 @@ export class Gateway {
 
   clearSettings(): Promise<AiSettingsView> {
     return this.settings.clear();
+  }
+
+  /**
+   * A meter published by another process (through the event hub): if it shows a change this
+   * process has not seen — access ended, budget or deadline moved — re-read the interview's
+   * access now, so running streams here are cut or given the new deadline within the hub's
+   * delivery time rather than at the next cache refresh.
+   */
+  noteRemoteUsage(u: Pick<UsageSnapshot, 'interviewId' | 'budget' | 'deadlineAt' | 'endedAt'>): void {
+    const l = this.access.peek(u.interviewId)?.ledger;
+    if (!l) return; // not cached here: the next request reads it fresh
+    if (l.budget !== u.budget || l.deadlineAt !== u.deadlineAt || l.endedAt !== u.endedAt) this.invalidate(u.interviewId);
+  }
+
+  /** Whether this process has the interview's access cached (only then do remote changes matter here). */
+  knows(interviewId: string): boolean {
+    return this.access.peek(interviewId) !== undefined;
   }
 
   /** Drops cached access state (the event hub calls it when another process revoked, extended or ended). */
@@ -461,6 +523,13 @@ export class Gateway {
   private snapshotFromMemory(interviewId: string): UsageSnapshot | null {
     const ledger = this.access.peek(interviewId)?.ledger;
     return ledger ? computeUsage(ledger, this.pool.own(interviewId), 'unknown', this.now()) : null;
+  }
+
+  private replyError(res: ServerResponse, e: unknown): void {
+    if (e instanceof GatewayError) return sendError(res, e);
+    if (isApiError(e)) return sendJson(res, (e as ApiError).status, (e as ApiError).toBody());
+    this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'gateway: unexpected error');
+    sendJson(res, 500, { error: { code: 'internal', message: 'Internal error' } });
   }
 
   private errorResponse(e: unknown): Response {

@@ -5,3 +5,4 @@ export { resolveSettingsKey, aiSettingsBody, type AiSettingsBody, type AiSetting
 export type { UsageSnapshot } from './ledger';
 export type { UsageSink } from './usage-events';
 export type { TranscriptMessage } from './transcript';
+export { GatewayAccessAdmin } from './access-admin';

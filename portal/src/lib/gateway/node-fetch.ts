@@ -102,6 +102,7 @@ export function createNodeFetch(opts: { maxSockets?: number } = {}): typeof fetc
         settled = true;
         reject(signal?.aborted ? abortError() : new TypeError('fetch failed', { cause: e }));
       });
+      req.on('socket', () => { const g = globalThis as any; g.__socks ??= { reused: 0, fresh: 0 }; if (req.reusedSocket) g.__socks.reused++; else g.__socks.fresh++; });
       req.setNoDelay(true);
       req.end(body);
     });

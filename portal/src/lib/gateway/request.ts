@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { zodFields } from '../http/errors';
 import { gwErrors } from './errors';
@@ -103,33 +104,47 @@ export function parseChatRequest(body: unknown, maxMessageBytes: number): ChatRe
   return req;
 }
 
-/** Reads a request body up to `max` bytes (413 beyond) and parses it as JSON (400 if not). */
-export async function readJsonBody(request: Request, max: number): Promise<unknown> {
-  const type = request.headers.get('content-type') ?? '';
-  if (!type.toLowerCase().includes('application/json')) throw gwErrors.unsupportedMediaType();
-  const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (declared > max) throw gwErrors.payloadTooLarge(max);
-  let text: string;
-  if (!request.body) text = '';
-  else {
-    const reader = request.body.getReader();
-    const chunks: Uint8Array[] = [];
+/**
+ * Reads a node:http request body up to `max` bytes (413 beyond, from `content-length` before
+ * reading when declared) and parses it as JSON (400 if not). Event callbacks, not async
+ * iteration: cheaper per request. A body that is not read to its end (refused early) is
+ * discarded by node:http once the response ends.
+ */
+export function readJsonBody(req: IncomingMessage, max: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.toLowerCase().includes('application/json')) return Promise.reject(gwErrors.unsupportedMediaType());
+  if (Number(req.headers['content-length'] ?? NaN) > max) return Promise.reject(gwErrors.payloadTooLarge(max));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
     let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
       if (size > max) {
-        await reader.cancel().catch(() => {});
-        throw gwErrors.payloadTooLarge(max);
+        done();
+        req.resume();
+        reject(gwErrors.payloadTooLarge(max));
+      } else chunks.push(c);
+    };
+    const onEnd = () => {
+      done();
+      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(gwErrors.badRequest('Body is not valid JSON', { body: 'not valid JSON' }));
       }
-      chunks.push(value);
-    }
-    text = chunks.length === 1 ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.byteLength).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw gwErrors.badRequest('Body is not valid JSON', { body: 'not valid JSON' });
-  }
+    };
+    const onClose = () => {
+      done();
+      reject(gwErrors.badRequest('The request body was cut off', { body: 'incomplete' }));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+  });
 }

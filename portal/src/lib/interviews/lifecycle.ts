@@ -19,6 +19,8 @@ const NOT_FROM: Record<InterviewStatus, InterviewStatus[]> = {
   ended: ['ended'],
 };
 
+const ENDING = new Set<InterviewStatus>(['destroying', 'ended', 'cancelled']);
+
 /** Extra instance options (e.g. the AI gateway token) a driver gets at create time. */
 export type SpecOptions = (interview: InterviewRecord) => Promise<Record<string, unknown> | undefined>;
 
@@ -29,6 +31,8 @@ export class InterviewLifecycle implements InterviewHooks {
       store: InterviewStore;
       publisher: EventPublisher;
       specOptions?: SpecOptions;
+      /** Called once an interview starts ending (destroying, ended, cancelled): e.g. revoke its AI access. */
+      onEnding?: (interviewId: string) => Promise<void>;
       clock?: () => number;
     },
   ) {}
@@ -52,6 +56,7 @@ export class InterviewLifecycle implements InterviewHooks {
       now: (this.deps.clock ?? Date.now)(),
     });
     if (!updated) return; // an illegal or repeated transition: nothing changed
+    if (ENDING.has(status)) await this.deps.onEnding?.(interviewId);
     await this.deps.publisher
       .global({
         type: 'interview.updated',

@@ -11,14 +11,21 @@ import {
   type ExtendInterviewInput,
 } from './schemas';
 import { toInterviewView, type InterviewView } from './view';
+import type { AuditLog } from '../audit/audit-log';
+import type { UsageSnapshot } from '../gateway/ledger';
+import { ApiError } from '../http/errors';
 
 /** The subset of the operations engine this service needs (see OperationsEngine). */
 export type OperationQueue = Pick<OperationsEngine, 'enqueue' | 'setDeadline'>;
 
-/** Optional hooks into the AI gateway (budget extension), wired when the gateway exists. */
-export interface BudgetControl {
-  extendTokens(interviewId: string, tokens: number): Promise<void>;
-  extendDeadline(interviewId: string, deadlineAt: number): Promise<void>;
+/**
+ * The AI gateway as the interviews service drives it (lib/gateway `Gateway`). The interview
+ * record holds the limits; `syncLimits` raises the gateway's ledger to them idempotently.
+ */
+export interface AiControl {
+  syncLimits(interview: Pick<InterviewRecord, 'id' | 'deadlineAt' | 'ai'>): Promise<UsageSnapshot | null>;
+  endAccess(interviewId: string): Promise<UsageSnapshot>;
+  usage(interviewId: string): Promise<UsageSnapshot | null>;
 }
 
 export interface InterviewServiceDeps {
@@ -26,7 +33,10 @@ export interface InterviewServiceDeps {
   challenges: ChallengeCatalog;
   operations: OperationQueue;
   publisher: EventPublisher;
-  budget?: BudgetControl;
+  /** Absent when the portal runs without the gateway: AI controls then answer 503. */
+  ai?: AiControl;
+  /** Interviewer actions are recorded here (lib/audit). */
+  audit?: Pick<AuditLog, 'record'>;
   clock?: () => number;
   /** The candidate's personal link (issued once per interview; see auth/candidate-links.ts). */
   candidateLinks?: {
@@ -82,6 +92,12 @@ export class InterviewService {
     };
     await this.deps.store.put(record);
     const candidateUrl = await this.deps.candidateLinks?.issue(record);
+    await this.deps.audit?.record({
+      actor: 'interviewer',
+      action: 'interview.created',
+      interviewId: id,
+      details: { challengeId: challenge.id, scheduledAt, deadlineAt, tokenBudget: record.ai.tokenBudget },
+    });
     await this.publish(record);
     return toInterviewView(record, candidateUrl);
   }
@@ -112,10 +128,13 @@ export class InterviewService {
       scheduledAt: this.now(),
     });
     await this.deps.store.setDestroyOperation(id, op.id, this.now());
+    if (!interview.destroyOperationId) {
+      await this.deps.audit?.record({ actor: 'interviewer', action: 'interview.ended_early', interviewId: id, details: { status: interview.status } });
+    }
     return this.view({ ...interview, destroyOperationId: op.id });
   }
 
-  async extend(id: string, input: ExtendInterviewInput): Promise<InterviewView> {
+  async extend(id: string, input: ExtendInterviewInput): Promise<InterviewView & { usage?: UsageSnapshot }> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.require(id);
       if (!isLive(current.status) || current.destroyOperationId) {
@@ -129,12 +148,48 @@ export class InterviewService {
       }
       const updated = await this.deps.store.extend(current, { deadlineAt, tokenBudget }, this.now());
       if (!updated) continue; // changed underneath: re-read and retry
-      if (input.tokens) await this.deps.budget?.extendTokens(id, input.tokens);
-      if (deadlineAt !== undefined) await this.deps.budget?.extendDeadline(id, deadlineAt);
+      // The record is the source of truth; the ledger follows it (one conditional update, so
+      // tokens and time change together for the candidate; a lost write is repaired next time).
+      const usage = await this.deps.ai?.syncLimits(updated);
+      await this.deps.audit?.record({
+        actor: 'interviewer',
+        action: 'interview.extended',
+        interviewId: id,
+        details: {
+          ...(input.minutes && { minutes: input.minutes, deadlineAt: updated.deadlineAt }),
+          ...(input.tokens && { tokens: input.tokens, tokenBudget: updated.ai.tokenBudget }),
+        },
+      });
       await this.publish(updated);
-      return this.view(updated);
+      return { ...this.view(updated), ...(usage && { usage }) };
     }
     throw conflict('Interview is being changed concurrently; try again');
+  }
+
+  /** The interview's token meter (a zero meter before its AI access is opened at provisioning). */
+  async aiUsage(id: string): Promise<UsageSnapshot> {
+    const interview = await this.require(id);
+    const usage = await this.aiControl().usage(id);
+    return usage ?? unopenedMeter(interview, this.now());
+  }
+
+  /** Ends the candidate's AI access now; the rest of the interview goes on. Idempotent. */
+  async endAiAccess(id: string): Promise<UsageSnapshot> {
+    const interview = await this.require(id);
+    if (!isLive(interview.status)) throw conflict(`Interview has ${interview.status}; its AI access is already over`);
+    const ai = this.aiControl();
+    const before = await ai.usage(id);
+    if (!before) throw conflict('AI access opens when the interview is provisioned; nothing to end yet');
+    const usage = await ai.endAccess(id);
+    if (before.endedAt === undefined) {
+      await this.deps.audit?.record({ actor: 'interviewer', action: 'ai.access_ended', interviewId: id, details: { used: usage.used, budget: usage.budget } });
+    }
+    return usage;
+  }
+
+  private aiControl(): AiControl {
+    if (!this.deps.ai) throw new ApiError(503, 'ai_unavailable', 'The AI gateway is not running in this portal process');
+    return this.deps.ai;
   }
 
   private async require(id: string): Promise<InterviewRecord> {
@@ -156,3 +211,9 @@ export class InterviewService {
 }
 
 const isLive = (s: InterviewStatus) => s === 'scheduled' || s === 'provisioning' || s === 'ready';
+
+/** What the meter shows before the gateway has a ledger for the interview. */
+function unopenedMeter(r: InterviewRecord, at: number): UsageSnapshot {
+  const budget = r.ai.tokenBudget;
+  return { interviewId: r.id, budget, used: 0, usedIn: 0, usedOut: 0, reserved: 0, remaining: budget, requests: 0, estimatedRequests: 0, deadlineAt: r.deadlineAt, at };
+}

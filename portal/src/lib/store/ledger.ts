@@ -199,13 +199,22 @@ export class LedgerStore {
   }
 
   /** Adds tokens and/or moves the deadline later. Null when the ledger is missing or the deadline would move earlier. */
-  async extend(interviewId: string, change: { tokens?: number; deadlineAt?: number }, now: number): Promise<LedgerItem | null> {
+  async extend(
+    interviewId: string,
+    change: { tokens?: number; deadlineAt?: number; expectBudget?: number },
+    now: number,
+  ): Promise<LedgerItem | null> {
     const sets = ['updatedAt = :now', 'version = version + :one'];
     const values: Record<string, unknown> = { ':now': now, ':one': 1 };
     let condition = 'attribute_exists(interviewId)';
     if (change.tokens) {
       sets.push('budget = budget + :t', 'remaining = remaining + :t');
       values[':t'] = change.tokens;
+    }
+    if (change.expectBudget !== undefined) {
+      // Raising to a target (Gateway.syncLimits): only from the budget the caller computed it from.
+      condition += ' AND budget = :eb';
+      values[':eb'] = change.expectBudget;
     }
     if (change.deadlineAt !== undefined) {
       sets.push('deadlineAt = :d');

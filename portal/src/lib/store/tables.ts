@@ -65,6 +65,7 @@ export function tableDefs(names: TableNames): Record<string, TableDef> {
     [names.aiMessages]: { hash: ['interviewId', 'S'], range: ['sk', 'S'] },
     [names.settings]: { hash: ['key', 'S'] },
     [names.candidateLinks]: { hash: ['interviewId', 'S'] },
+    [names.audit]: { hash: ['subject', 'S'], range: ['id', 'S'] },
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * A second portal process for the multi-process tests: a Gateway on the same tables, served over
- * HTTP by the node adapter. Argument: JSON { endpoint, tables, holderId, env }. Prints {"port":N}.
+ * HTTP through its node-native entry, as portal/server.ts serves it. Argument: JSON { endpoint, tables, holderId, env }. Prints {"port":N}.
  * Closes gracefully (slices returned) when stdin ends; tests also SIGKILL it to play a crash.
  */
 import { createServer } from 'node:http';
@@ -9,7 +9,6 @@ import pino from 'pino';
 import { parseConfig, type TableNames } from '../../../src/lib/config/env';
 import { gatewayConfig } from '../../../src/lib/gateway/config';
 import { createGateway } from '../../../src/lib/gateway/gateway';
-import { toNodeHandler } from '../../../src/lib/gateway/http-adapter';
 import { createDocumentClient } from '../../../src/lib/store/client';
 
 const args = JSON.parse(process.argv[2]!) as { endpoint: string; tables: TableNames; holderId: string; env: Record<string, string> };
@@ -23,14 +22,11 @@ const gw = await createGateway({
   holderId: args.holderId,
   background: false,
 });
-const server = createServer(
-  toNodeHandler((req) => {
-    const path = new URL(req.url).pathname;
-    if (path.endsWith('/chat/completions')) return gw.handleChatCompletions(req);
-    if (path === '/__flush') return gw.flush().then(() => new Response('ok'));
-    return gw.handleModels(req);
-  }),
-);
+const server = createServer((req, res) => {
+  if (gw.serveHttp(req, res)) return;
+  if (req.url === '/__flush') void gw.flush().then(() => res.end('ok'));
+  else res.writeHead(404).end();
+});
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + '\n');
 process.stdin.resume();

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '@/lib/config/env';
@@ -15,6 +17,12 @@ export interface Harness {
   config(env?: Record<string, string>): GatewayConfig;
   gateway(opts?: { env?: Record<string, string>; holderId?: string; now?: () => number; background?: boolean; settingsKey?: Buffer | null; fetch?: typeof fetch }): Promise<Gateway>;
   interview(gw: Gateway, opts?: { budget?: number; deadlineInMs?: number; model?: string; now?: number }): Promise<{ id: string; token: string }>;
+  /**
+   * Sends a client's request to the gateway's node-native entry (`Gateway.serveHttp`) over a
+   * real socket, as portal/server.ts serves it: one node:http server per gateway, started on
+   * first use. Client disconnects are real (cancel the response body, or abort the signal).
+   */
+  fetch(gw: Gateway, request: Request): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -43,6 +51,7 @@ export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise
   });
   const log = pino({ level: 'debug' }, sink);
   const gateways: Gateway[] = [];
+  const servers = new Map<Gateway, Promise<{ server: Server; url: string }>>();
   const h: Harness = {
     t,
     up,
@@ -73,7 +82,20 @@ export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise
       });
       return { id, token };
     },
+    async fetch(gw, request) {
+      let served = servers.get(gw);
+      if (!served) servers.set(gw, (served = serve(gw)));
+      const { url } = await served;
+      const u = new URL(request.url);
+      const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+      return fetch(`${url}${u.pathname}${u.search}`, { method: request.method, headers: request.headers, body, signal: request.signal });
+    },
     async close() {
+      for (const served of servers.values()) {
+        const { server } = await served;
+        server.closeAllConnections();
+        server.close();
+      }
       await Promise.all(gateways.map((g) => g.close({ graceMs: 0 })));
       await Promise.all([t.stop(), up.close()]);
     },
@@ -81,6 +103,17 @@ export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise
   return h;
 }
 
+/** A node:http server that hands every request to the gateway's entry (404 for what it does not take). */
+export async function serve(gw: Gateway): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    if (!gw.serveHttp(req, res)) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not the gateway');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
 
 /** A chat request as a client would send it. */
 export function chatRequest(token: string | null, body: unknown, init: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Request {

@@ -107,8 +107,9 @@ export function bwrapArgs(rt: IdeRuntime, layout: InstanceLayout, network: Netwo
     '--bind', layout.run, INSIDE.run,
     '--bind', layout.tmp, INSIDE.tmp,
     '--chdir', INSIDE.workspace,
-    '--clearenv',
   );
+  // No --clearenv: the spawn environment is already built from scratch (process.ts) and is the
+  // only way the interview's settings reach the IDE without showing in argv.
   return args;
 }
 

@@ -13,7 +13,8 @@ const query = z.object({
 });
 
 /** The interview's AI conversation (interviewer only), oldest first; page with `cursor`. */
-export const GET = route({ auth: 'admin', params, query }, ({ params, query, runtime }) => {
+export const GET = route({ auth: 'admin', params, query }, async ({ params, query, runtime }) => {
+  await runtime.interviews.get(params.id); // 404 for an unknown interview
   if (!runtime.gateway) throw new ApiError(503, 'ai_unavailable', 'The AI gateway is not running in this portal process');
   return runtime.gateway.transcriptPage(params.id, query);
 });

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { route } from '@/lib/http/route';
+import { interviewIdSchema } from '@/lib/interviews/schemas';
+import { interviewEventStream } from '@/lib/interviews/streams';
+import { FEED_ID_PATTERN } from '@/lib/store/events';
+
+export const dynamic = 'force-dynamic';
+export const runtime = 'nodejs';
+
+const params = z.object({ id: interviewIdSchema });
+const query = z.object({
+  lastEventId: z.string().regex(FEED_ID_PATTERN, 'must be an event id from this stream').optional(),
+});
+
+/** One interview's changes as SSE: status, operations and the AI meter (`interview.usage`); resumes after Last-Event-ID. */
+export const GET = route({ auth: 'admin', params, query }, async ({ params, request, runtime: rt }) => {
+  await rt.interviews.get(params.id); // 404 for an unknown interview
+  return interviewEventStream(
+    request,
+    params.id,
+    { hub: rt.hub, feed: rt.eventSources.feed, usage: () => rt.interviews.aiUsage(params.id) },
+    { log: rt.log },
+  );
+});
