@@ -69,10 +69,6 @@ interface Shared {
 
 async function gatewayRole(shared: Shared): Promise<void> {
   const db = createDocumentClient({ endpoint: shared.endpoint, region: 'us-east-1' });
-  const CNT: Record<string, number> = {};
-  const origSend = db.send.bind(db);
-  (db as any).send = (c: any, ...rest: any[]) => { const k = c.constructor.name + ':' + (c.input.TableName ?? Object.keys(c.input.RequestItems ?? {})[0] ?? '').split('-').pop() + (c.input.RequestItems ? ':' + (Object.values(c.input.RequestItems)[0] as any).length : ''); CNT[k] = (CNT[k] ?? 0) + 1; return origSend(c, ...rest); };
-  process.on('exit', () => console.error('CNT', JSON.stringify(CNT)));
   const config = parseConfig({
     OPENAI_BASE_URL: shared.upstreamUrl,
     OPENAI_API_KEY: shared.apiKey,
@@ -95,12 +91,9 @@ async function gatewayRole(shared: Shared): Promise<void> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   let cpuAtStart = process.cpuUsage();
-  const { monitorEventLoopDelay, performance: perf } = await import('node:perf_hooks');
-  const h = monitorEventLoopDelay({ resolution: 1 }); let elu0 = perf.eventLoopUtilization();
   process.on('message', async (m: { cmd: string; interviews?: { id: string; deadlineAt: number; ai: { tokenBudget: number } }[] }) => {
     if (m.cmd === 'issue') {
       cpuAtStart = process.cpuUsage();
-      h.enable(); elu0 = perf.eventLoopUtilization();
       const tokens = [];
       for (const i of m.interviews!) tokens.push((await gw.issueToken(i)).token);
       process.send!({ cmd: 'tokens', tokens });
@@ -109,8 +102,6 @@ async function gatewayRole(shared: Shared): Promise<void> {
       const cpuMs = (c.user + c.system) / 1000;
       server.close();
       await gw.close({ graceMs: 5000 });
-      console.error('SOCKS', JSON.stringify((globalThis as any).__socks));
-      console.error('ELU', perf.eventLoopUtilization(elu0).utilization.toFixed(3), 'delay p50', (h.percentile(50)/1e6).toFixed(2), 'p90', (h.percentile(90)/1e6).toFixed(2), 'p99', (h.percentile(99)/1e6).toFixed(2), 'max', (h.max/1e6).toFixed(2));
       process.send!({ cmd: 'closed', cpuMs });
       setTimeout(() => process.exit(0), 50);
     }

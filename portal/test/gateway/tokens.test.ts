@@ -14,7 +14,8 @@ const ADMIN = 'admin-token-for-tests-0123456789';
 beforeAll(async () => {
   h = await startHarness();
   gw = await h.gateway({ now: () => clock, env: { AI_ACCESS_CACHE_MS: '100' } });
-  setRuntime({ adminToken: ADMIN, gateway: gw, log: console } as unknown as Runtime);
+  // The transcript route looks the interview up first (404 for unknown ones): every id is known here.
+  setRuntime({ adminToken: ADMIN, gateway: gw, log: console, interviews: { get: async (id: string) => ({ id }) } } as unknown as Runtime);
 });
 afterAll(async () => {
   setRuntime(undefined);

@@ -10,7 +10,7 @@ import type { Reservation, SlicePool } from './slices';
 import { SseRelay } from './sse-relay';
 import { promptItems, truncateUtf8, type Transcript } from './transcript';
 import { readUpstream, type UpstreamPipe } from './upstream-reader';
-import { upstreamBody, type Upstream } from './upstream';
+import { upstreamBody, type Upstream, type UpstreamResponse } from './upstream';
 
 /** Why this process stopped an exchange. */
 export type StopReason = 'client' | 'deadline' | 'ended' | 'idle' | 'shutdown';
@@ -111,14 +111,12 @@ export class Exchange {
   /** Serves the answer on `res`; resolves once the response has ended (after the exchange settled). */
   async run(res: ServerResponse): Promise<void> {
     this.setDeadline(this.init.deadlineAt);
-    let upstream: Response;
+    let upstream: UpstreamResponse;
     try {
       if (this.reason) throw new APIUserAbortError(); // stopped before anything was sent: nothing to charge
       this.phase = 'waiting';
       const { req, model, reservation } = this.init;
-      const T = (this as any).T; T.push(performance.now());
       upstream = await this.deps.upstream.open(upstreamBody(req, model, reservation.maxCompletion), this.controller.signal);
-      (this as any).T.push(performance.now());
     } catch (e) {
       if (this.reason) {
         // Stopped before the provider answered (the client left, the deadline, …).
@@ -140,7 +138,7 @@ export class Exchange {
     return this.init.stream ? this.sse(upstream, res) : this.collect(upstream, res);
   }
 
-  private sse(upstream: Response, res: ServerResponse): Promise<void> {
+  private sse(upstream: UpstreamResponse, res: ServerResponse): Promise<void> {
     res.writeHead(200, { ...SSE_HEADERS, 'x-request-id': this.requestId });
     return new Promise<void>((resolve) => {
       let draining = false;
@@ -165,7 +163,7 @@ export class Exchange {
     });
   }
 
-  private collect(upstream: Response, res: ServerResponse): Promise<void> {
+  private collect(upstream: UpstreamResponse, res: ServerResponse): Promise<void> {
     return new Promise<void>((resolve) => {
       this.pipe(upstream, {
         frame: () => {
@@ -194,7 +192,7 @@ export class Exchange {
    * cut — after the exchange has settled, so the charge and the transcript are durable before
    * the response ends.
    */
-  private pipe(upstream: Response, sink: PipeSink): UpstreamPipe {
+  private pipe(upstream: UpstreamResponse, sink: PipeSink): UpstreamPipe {
     let sawDone = false;
     let bad: GatewayError | undefined;
     let ended = false;
@@ -263,7 +261,6 @@ export class Exchange {
         if (ended) return;
         const out = relay.feed(chunk);
         if (out.length > 0) {
-          if (this.firstByteAt === undefined) { const T = (this as any).T; T.push(performance.now()); if (process.env.GW_TIMING) console.error('T', T.map((t: number) => (t - T[0]).toFixed(2)).join(' ')); }
           this.firstByteAt ??= this.deps.now();
           sink.frame(out);
         }

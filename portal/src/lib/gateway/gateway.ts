@@ -204,7 +204,6 @@ export class Gateway {
 
   private async serveChat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = this.now();
-    const T: number[] = [performance.now()];
     let slotOf: string | undefined;
     let reservation: Reservation | undefined;
     let ex: Exchange | undefined;
@@ -217,16 +216,13 @@ export class Gateway {
     try {
       if (this.closing) throw gwErrors.shuttingDown();
       const { interviewId, access } = await this.access.authenticate(req.headers.authorization ?? null);
-      T.push(performance.now());
       if (!this.upstream.configured()) throw gwErrors.notConfigured();
       const body = parseChatRequest(await readJsonBody(req, this.cfg.maxRequestBytes), this.cfg.maxMessageBytes);
-      T.push(performance.now());
       const model = this.resolveModel(body.model, access.ledger);
       this.limiter.acquire(interviewId);
       slotOf = interviewId;
       const want = Math.min(body.max_completion_tokens ?? body.max_tokens ?? this.cfg.maxCompletionTokens, this.cfg.maxCompletionTokens);
       reservation = await this.reserve(interviewId, body, model, want);
-      T.push(performance.now());
       ex = new Exchange(this.exchangeDeps, {
         interviewId,
         requestId: randomBytes(12).toString('base64url'),
@@ -238,7 +234,6 @@ export class Gateway {
         deadlineAt: access.ledger!.deadlineAt,
         startedAt,
       });
-      (ex as any).T = T;
       this.track(ex);
       slotOf = undefined;
       reservation = undefined;

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { rawBody } from './node-fetch';
 
 /** A running read of the provider's response body. */
 export interface UpstreamPipe {
@@ -21,13 +20,11 @@ export interface UpstreamHandlers {
 }
 
 /**
- * Reads a provider response body with callbacks. On the node transport (node-fetch.ts) it
- * listens to the socket's response directly — no promise per chunk on the hot path; any other
- * `fetch` Response is read through its web stream.
+ * Reads a provider response body with callbacks: a node:http response directly (no promise per
+ * chunk on the hot path), a fetch Response through its web stream.
  */
-export function readUpstream(response: Response, idleMs: number, h: UpstreamHandlers): UpstreamPipe {
-  const raw = rawBody(response);
-  return raw ? fromNode(raw, idleMs, h) : fromWeb(response, idleMs, h);
+export function readUpstream(response: IncomingMessage | Response, idleMs: number, h: UpstreamHandlers): UpstreamPipe {
+  return response instanceof Response ? fromWeb(response, idleMs, h) : fromNode(response, idleMs, h);
 }
 
 function idleTimer(idleMs: number, onIdle: () => void) {

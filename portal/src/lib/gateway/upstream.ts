@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import OpenAI, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -7,64 +8,66 @@ import OpenAI, {
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import { type GatewayError, gwErrors } from './errors';
 import { encodeJsonBody } from './json-body';
-import { createNodeFetch } from './node-fetch';
+import { postStream, type RequestTemplate } from './upstream-http';
 import type { ChatRequest } from './request';
 import type { UpstreamCredentials } from './settings';
 
 /**
- * The provider, through the `openai` SDK (auth, base URL, typed HTTP errors), reading the raw
- * streamed body so chunks are forwarded as they arrive (the SDK's own stream iterator would
- * parse and re-serialize every chunk).
+ * The provider, through the `openai` SDK: the SDK builds the request (base URL, auth and its
+ * default headers) and classifies failures (its typed errors, mapped once below); the streamed
+ * call itself goes over a keep-alive node:http connection (upstream-http.ts: the SDK's per-call
+ * pipeline costs a quarter of the time-to-first-token budget) and its raw body is relayed as it
+ * arrives. With an injected `fetch` (tests) the whole call goes through the SDK instead.
  *
  * Every call: `stream: true` with `stream_options.include_usage` (usage arrives in a last chunk
  * with empty `choices`), `max_completion_tokens` clamped by the ledger, `n` never sent (the
  * schema refuses anything but 1), only allow-listed parameters, no candidate identifiers, no
- * SDK retries (a retried call could be generated twice; the client sees a typed error and
- * decides), and no SDK logging. The SDK's transport is node:http with keep-alive (node-fetch.ts):
- * less than half the CPU per call of the global fetch.
+ * retries (a retried call could be generated twice; the client sees a typed error and decides),
+ * and no SDK logging.
  */
 export class Upstream {
-  private client?: { key: string; baseURL: string | undefined; sdk: OpenAI };
-  private readonly fetch: typeof fetch;
+  private client?: { key: string; baseURL: string | undefined; sdk: OpenAI; template?: Promise<RequestTemplate> };
 
   constructor(
     private readonly deps: {
       credentials: () => UpstreamCredentials | null;
       timeoutMs: number;
+      /** Send calls through the SDK with this fetch instead of the direct node:http path. */
       fetch?: typeof fetch;
     },
-  ) {
-    this.fetch = deps.fetch ?? createNodeFetch();
-  }
+  ) {}
 
   configured(): boolean {
     return this.deps.credentials() !== null;
   }
 
   /**
-   * Opens a streamed completion; resolves with the raw 200 response or throws a GatewayError /
-   * abort. The body is encoded here (in slices for big prompts: json-body.ts) and handed to the
-   * SDK as bytes, which it sends verbatim — the SDK's own JSON.stringify would block the event
-   * loop for a megabyte prompt.
+   * Opens a streamed completion; resolves with the 2xx response (body unread) or throws a
+   * GatewayError / abort. The body is encoded here, in slices for big prompts (json-body.ts):
+   * one JSON.stringify of a megabyte prompt would block the event loop.
    */
-  async open(body: ChatCompletionCreateParamsStreaming, signal: AbortSignal): Promise<Response> {
-    const sdk = this.sdk();
-    const creds = this.deps.credentials()!;
-    const bytes = await encodeJsonBody(body as unknown as Parameters<typeof encodeJsonBody>[0]);
+  async open(body: ChatCompletionCreateParamsStreaming, signal: AbortSignal): Promise<UpstreamResponse> {
+    const c = this.sdk();
+    const apiKey = c.key;
     try {
-      return await sdk
-        .post('/chat/completions', { body: bytes, stream: true, signal, maxRetries: 0, headers: { 'content-type': 'application/json' } })
-        .asResponse();
+      const bytes = await encodeJsonBody(body as unknown as Parameters<typeof encodeJsonBody>[0]);
+      if (this.deps.fetch) {
+        return await c.sdk
+          .post('/chat/completions', { body: bytes, stream: true, signal, maxRetries: 0, headers: { 'content-type': 'application/json' } })
+          .asResponse();
+      }
+      c.template ??= template(c.sdk);
+      return await postStream(await c.template, bytes, signal, this.deps.timeoutMs);
     } catch (e) {
-      throw mapUpstreamError(e, creds.apiKey);
+      throw mapUpstreamError(e, apiKey);
     }
   }
 
-  private sdk(): OpenAI {
+  private sdk(): NonNullable<Upstream['client']> {
     const creds = this.deps.credentials();
     if (!creds) throw gwErrors.notConfigured();
     const c = this.client;
-    if (c && c.key === creds.apiKey && c.baseURL === creds.baseURL) return c.sdk;
+    if (c && c.key === creds.apiKey && c.baseURL === creds.baseURL) return c;
     const sdk = new OpenAI({
       apiKey: creds.apiKey,
       baseURL: creds.baseURL ?? 'https://api.openai.com/v1',
@@ -75,11 +78,32 @@ export class Upstream {
       timeout: this.deps.timeoutMs,
       maxRetries: 0,
       logLevel: 'off',
-      fetch: this.fetch,
+      ...(this.deps.fetch && { fetch: this.deps.fetch }),
     });
     this.client = { key: creds.apiKey, baseURL: creds.baseURL, sdk };
-    return sdk;
+    return this.client;
   }
+}
+
+/** A 2xx provider response: from the node:http path, or a fetch Response when one was injected. */
+export type UpstreamResponse = IncomingMessage | Response;
+
+/** The SDK's request for a streamed chat completion, built once per credentials (no network). */
+async function template(sdk: OpenAI): Promise<RequestTemplate> {
+  const { req, url } = await sdk.buildRequest({
+    method: 'post',
+    path: '/chat/completions',
+    body: new Uint8Array(0),
+    stream: true,
+    maxRetries: 0,
+    headers: { 'content-type': 'application/json' },
+  });
+  const headers: Record<string, string> = {};
+  // Per-call headers are set per call (length) or must not be shared between calls (idempotency).
+  new Headers(req.headers as HeadersInit).forEach((v, k) => {
+    if (k !== 'content-length' && k !== 'idempotency-key') headers[k] = v;
+  });
+  return { url: new URL(url), headers };
 }
 
 /** The body sent upstream: the allow-listed parameters, nulls dropped, the gateway's own limits applied. */
