@@ -46,7 +46,11 @@ export class HeldSlice implements OwnSlice {
     readonly amount: number,
     public leaseUntil: number,
     public lastUsedAt: number,
-  ) {}
+  ) {
+    // Spread the slices' persist writes over the period (slices taken together would otherwise
+    // all come due in the same flush, and a burst of SDK calls stalls the event loop).
+    this.persistedAt = lastUsedAt - Math.random() * PERSIST_MS;
+  }
 
   get free(): number {
     return this.amount - this.used - this.reserved;
@@ -237,14 +241,21 @@ export class SlicePool {
     this.flushing = (async () => {
       const now = this.deps.now();
       const cfg = this.deps.config;
-      const work: Promise<unknown>[] = [];
+      const due: (() => Promise<unknown>)[] = [];
       for (const list of this.slices.values()) {
         for (const s of list) {
           if (s.state !== 'open') continue;
           const idle = s.inflight === 0 && (s.retired || now - s.lastUsedAt >= cfg.idleMs || s.free < cfg.minCompletionTokens);
-          if (idle) work.push(this.release(s));
-          else if ((s.dirty && now - s.persistedAt >= PERSIST_MS) || s.leaseUntil - now < cfg.leaseMs / 2) work.push(this.renew(s, now));
+          if (idle) due.push(() => this.release(s));
+          else if ((s.dirty && now - s.persistedAt >= PERSIST_MS) || s.leaseUntil - now < cfg.leaseMs / 2) due.push(() => this.renew(s, now));
         }
+      }
+      // One write started per turn of the event loop: each costs ~1 ms of SDK work (marshalling,
+      // signing), and requests waiting to be served must not queue behind a whole batch.
+      const work: Promise<unknown>[] = [];
+      for (const start of due) {
+        if (work.length > 0) await new Promise<void>((r) => setImmediate(r));
+        work.push(start());
       }
       await Promise.all(work);
     })().finally(() => {

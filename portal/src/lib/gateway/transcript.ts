@@ -65,7 +65,7 @@ export class Transcript {
   /** Stores messages (long content split into chunk items); resolves once all are durable. */
   record(messages: MessageItem[]): Promise<void> {
     const items = messages.flatMap(splitContent);
-    if (items.length === 0 || process.env.XP_NO_TRANSCRIPT) return Promise.resolve();
+    if (items.length === 0) return Promise.resolve();
     // One queue entry per batch-sized group, all settling this call's promise.
     const groups: MessageItem[][] = [];
     let cur: MessageItem[] = [];
