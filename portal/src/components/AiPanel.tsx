@@ -1,6 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { api, type AiUsage, type TranscriptMessage } from './api';
+import { ErrorAlert } from '@/components/ErrorAlert';
 
 const n = (v: number) => v.toLocaleString();
 
@@ -63,11 +64,7 @@ export function AiPanel({ interviewId, usage, live, onUsage }: { interviewId: st
           {transcript ? 'Refresh conversation' : 'Show conversation'}
         </button>
       </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert>{error}</ErrorAlert>
       {transcript &&
         (transcript.length === 0 ? (
           <p className="muted">The candidate has not used the assistant.</p>

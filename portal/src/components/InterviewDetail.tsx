@@ -4,6 +4,7 @@ import { api, type AiUsage, type Interview } from './api';
 import { AiPanel } from './AiPanel';
 import { Countdown } from './Countdown';
 import { OperationLog } from './OperationLog';
+import { ErrorAlert } from '@/components/ErrorAlert';
 
 /** One interview: status, countdown, controls, the AI meter, and its operations' live logs. */
 export function InterviewDetail({ id }: { id: string }) {
@@ -57,7 +58,7 @@ export function InterviewDetail({ id }: { id: string }) {
     }
   }
 
-  if (!iv) return <section className="card">{error ? <p role="alert" className="error">{error}</p> : <p className="muted">Loading…</p>}</section>;
+  if (!iv) return <section className="card">{error ? <ErrorAlert>{error}</ErrorAlert> : <p className="muted">Loading…</p>}</section>;
   const ended = ['ended', 'failed', 'cancelled'].includes(iv.status) || Boolean(iv.destroyOperationId);
   return (
     <>
@@ -84,11 +85,7 @@ export function InterviewDetail({ id }: { id: string }) {
             End interview
           </button>
         </div>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <ErrorAlert>{error}</ErrorAlert>
       </section>
       <AiPanel interviewId={id} usage={usage} live={!ended} onUsage={setUsage} />
       <OperationLog operationId={iv.operationId} title="Provisioning" />

@@ -56,20 +56,7 @@ export interface Challenge {
 }
 
 /** The AI token meter (GET /api/interviews/:id/ai, `interview.usage` events). */
-export interface AiUsage {
-  interviewId: string;
-  budget: number;
-  used: number;
-  usedIn: number;
-  usedOut: number;
-  reserved: number;
-  remaining: number;
-  requests: number;
-  estimatedRequests: number;
-  deadlineAt: number;
-  endedAt?: number;
-  at: number;
-}
+export type { UsageSnapshot as AiUsage } from '@/lib/gateway/ledger';
 
 export interface TranscriptMessage {
   id: string;

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import OpenAI, { APIError } from 'openai';
+import type { UsageSnapshot } from '@/lib/gateway/ledger';
 import { startTestDb, type TestDb } from '../support/dynalite';
 import { readFakeInstance } from '../support/fake-driver';
 import { startUpstream, type TestUpstream } from '../support/openai-upstream';
@@ -202,20 +203,7 @@ async function openSse(p: PortalProcess, pathname: string, authorization: string
 
 // ---------------------------------------------------------------- interviews, tokens, meters
 
-interface Meter {
-  interviewId: string;
-  budget: number;
-  used: number;
-  usedIn: number;
-  usedOut: number;
-  reserved: number;
-  remaining: number;
-  requests: number;
-  estimatedRequests: number;
-  deadlineAt: number;
-  endedAt?: number;
-  at: number;
-}
+type Meter = UsageSnapshot;
 
 interface TranscriptMessage {
   id: string;

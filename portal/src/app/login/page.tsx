@@ -1,6 +1,7 @@
 'use client';
 import { useState, type FormEvent } from 'react';
 import { api, ApiFailure } from '@/components/api';
+import { ErrorAlert } from '@/components/ErrorAlert';
 
 export default function LoginPage() {
   const [token, setToken] = useState('');
@@ -37,11 +38,7 @@ export default function LoginPage() {
             {busy ? 'Signing in…' : 'Sign in'}
           </button>
         </div>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <ErrorAlert>{error}</ErrorAlert>
       </form>
     </section>
   );
