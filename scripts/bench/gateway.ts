@@ -56,7 +56,7 @@ const TOKEN_DELAY_MS = Number(process.env.TOKEN_DELAY_MS ?? 10);
 /** Also measure a bare pass-through proxy (the floor) in the same interleaving: BARE_PROXY=0 to skip. */
 const BARE_PROXY = process.env.BARE_PROXY !== '0';
 const WARMUP = 4; // requests per worker before measuring
-const TIGHT_EVERY = 10; // every 10th interview (with ≥ 10 workers) gets a budget that runs out
+const TIGHT_EVERY = Number(process.env.TIGHT_EVERY ?? 10); // every 10th interview (with ≥ 10 workers) gets a budget that runs out
 
 interface Shared {
   endpoint: string;
@@ -68,7 +68,8 @@ interface Shared {
 // ---------------------------------------------------------------- gateway role
 
 async function gatewayRole(shared: Shared): Promise<void> {
-  const db = createDocumentClient({ endpoint: shared.endpoint, region: 'us-east-1' });
+  const dynamo = { endpoint: shared.endpoint, region: 'us-east-1' };
+  const db = createDocumentClient(dynamo);
   const config = parseConfig({
     OPENAI_BASE_URL: shared.upstreamUrl,
     OPENAI_API_KEY: shared.apiKey,
@@ -78,6 +79,7 @@ async function gatewayRole(shared: Shared): Promise<void> {
   });
   const gw = await createGateway({
     db,
+    dynamo, // as the portal runs it: transcript batches from a worker thread
     tables: shared.tables,
     config: gatewayConfig(config),
     log: pino({ level: 'warn' }, pino.destination(2)),

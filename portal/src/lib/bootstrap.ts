@@ -48,7 +48,8 @@ export async function bootstrap(config: Config): Promise<Runtime> {
     log.info({ dir }, 'embedded dynalite started');
     closers.push(() => dynalite!.stop());
   }
-  const db = createDocumentClient({ endpoint, region: config.AWS_REGION });
+  const dynamo = { endpoint, region: config.AWS_REGION };
+  const db = createDocumentClient(dynamo);
   closers.push(() => db.destroy());
   await ensureTables(db as unknown as DynamoDBClient, config.tables);
 
@@ -76,6 +77,7 @@ export async function bootstrap(config: Config): Promise<Runtime> {
   // The metered AI gateway: runs without a provider key too (then it answers `ai_not_configured`).
   const gateway = await createGateway({
     db,
+    dynamo,
     tables: config.tables,
     config: gatewayConfig(config),
     log,

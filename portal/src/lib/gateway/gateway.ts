@@ -7,6 +7,8 @@ import type { TableNames } from '../config/env';
 import { ApiError, badRequest, isApiError, notFound } from '../http/errors';
 import type { TokenStore } from '../store/gateway-tokens';
 import type { LedgerStore, LedgerItem } from '../store/ledger';
+import { WorkerBatchWriter } from '../store/batch-writer';
+import type { DynamoOptions } from '../store/client';
 import { MessageStore } from '../store/messages';
 import { SettingsStore } from '../store/settings';
 import { GatewayAccessAdmin, type InterviewForGateway } from './access-admin';
@@ -51,6 +53,8 @@ export interface GatewayDeps {
   now?: () => number;
   /** fetch used for the provider (tests). Default: global fetch. */
   fetch?: typeof fetch;
+  /** How to reach DynamoDB: given, transcript batches are written from a worker thread (off the event loop). */
+  dynamo?: DynamoOptions;
   /** Run the flush and sweep timers (default true; tests drive `flush()`/`sweep()` directly). */
   background?: boolean;
 }
@@ -88,6 +92,7 @@ export class Gateway {
   private readonly exchanges = new Map<string, Set<Exchange>>();
   private readonly exchangeDeps: ExchangeDeps;
   private closing?: Promise<void>;
+  private readonly writer?: WorkerBatchWriter;
 
   constructor(private readonly deps: GatewayDeps) {
     this.now = deps.now ?? Date.now;
@@ -97,7 +102,8 @@ export class Gateway {
     this.admin = new GatewayAccessAdmin({ db: deps.db, tables: deps.tables, now: this.now });
     this.ledger = this.admin.ledger;
     this.tokens = this.admin.tokens;
-    const messages = new MessageStore(deps.db, deps.tables.aiMessages);
+    this.writer = deps.dynamo && new WorkerBatchWriter(deps.dynamo, deps.db, this.log);
+    const messages = new MessageStore(deps.db, deps.tables.aiMessages, this.writer);
     this.transcript = new Transcript(messages);
     this.access = new AccessCache({
       ledger: this.ledger,
@@ -436,6 +442,7 @@ export class Gateway {
       await this.sweeper.close();
       this.usageEvents.close();
       await this.counter.close();
+      await this.writer?.close();
     })();
     return this.closing;
   }

@@ -12,9 +12,11 @@ import { createGateway } from '../../../src/lib/gateway/gateway';
 import { createDocumentClient } from '../../../src/lib/store/client';
 
 const args = JSON.parse(process.argv[2]!) as { endpoint: string; tables: TableNames; holderId: string; env: Record<string, string> };
-const db = createDocumentClient({ endpoint: args.endpoint, region: 'us-east-1' });
+const dynamo = { endpoint: args.endpoint, region: 'us-east-1' };
+const db = createDocumentClient(dynamo);
 const gw = await createGateway({
   db,
+  dynamo, // as the portal runs it: transcript batches from a worker thread
   tables: args.tables,
   config: gatewayConfig(parseConfig(args.env)),
   log: pino({ level: 'warn' }, pino.destination(2)),
