@@ -1,5 +1,4 @@
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { putAll } from './batch-write.mjs';
+import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
  * Conversation messages (the AI transcript). Key: (interviewId, sk) with
@@ -51,19 +50,27 @@ export const messageKey = (at: number, requestId: string, part: string) =>
 /** Continuation items of a long message sort right after their head item (`~` sorts after `#`, digits, letters). */
 export const chunkKey = (headSk: string, i: number) => `${headSk}~${String(i).padStart(4, '0')}`;
 
+const BATCH = 25;
+
 export class MessageStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-    /** Writes batches off the event loop (the gateway's transcript); default: this client, in-process. */
-    private readonly writer?: { put(table: string, items: Record<string, unknown>[]): Promise<void> },
   ) {}
 
   /** Writes items (idempotent: keys are deterministic per request), retrying unprocessed ones. */
-  /** Stores items (BatchWriteItem, retrying unprocessed ones). */
-  putBatch(items: MessageItem[]): Promise<void> {
-    const rows = items as unknown as Record<string, unknown>[];
-    return this.writer ? this.writer.put(this.table, rows) : putAll(this.db, this.table, rows);
+  async putBatch(items: MessageItem[]): Promise<void> {
+    for (let i = 0; i < items.length; i += BATCH) {
+      let requests: { PutRequest: { Item: Record<string, unknown> } }[] = items
+        .slice(i, i + BATCH)
+        .map((Item) => ({ PutRequest: { Item: Item as unknown as Record<string, unknown> } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
+        if (attempt > 8) throw new Error(`transcript: ${requests.length} items left unprocessed`);
+        const r = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (r.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+      }
+    }
   }
 
   /** One page of an interview's messages in time order, after the opaque `cursor`. */
