@@ -26,10 +26,12 @@ export class GatewayAccessAdmin {
 
   constructor(deps: {
     db: DynamoDBDocumentClient;
+    /** Client for the ledger's background writes (see LedgerStore); default `db`. */
+    background?: DynamoDBDocumentClient;
     tables: Pick<TableNames, 'aiLedger' | 'aiTokens'>;
     now?: () => number;
   }) {
-    this.ledger = new LedgerStore(deps.db, deps.tables.aiLedger);
+    this.ledger = new LedgerStore(deps.db, deps.tables.aiLedger, deps.background);
     this.tokens = new TokenStore(deps.db, deps.tables.aiTokens);
     this.now = deps.now ?? Date.now;
   }
@@ -41,9 +43,11 @@ export class GatewayAccessAdmin {
    */
   async issueToken(interview: InterviewForGateway): Promise<{ token: string; expiresAt: number }> {
     const now = this.now();
-    if (!(interview.deadlineAt > now)) throw badRequest('The interview deadline has passed', { deadlineAt: 'in the past' });
+    if (!(interview.deadlineAt > now))
+      throw badRequest('The interview deadline has passed', { deadlineAt: 'in the past' });
     const budget = interview.ai.tokenBudget;
-    if (!Number.isInteger(budget) || budget < 0) throw badRequest('Invalid token budget', { 'ai.tokenBudget': 'a whole number ≥ 0' });
+    if (!Number.isInteger(budget) || budget < 0)
+      throw badRequest('Invalid token budget', { 'ai.tokenBudget': 'a whole number ≥ 0' });
     const created = await this.ledger.create({
       interviewId: interview.id,
       budget,
@@ -52,10 +56,17 @@ export class GatewayAccessAdmin {
       now,
     });
     // The ledger existed (a retried create): repair an extension whose ledger write was lost.
-    const ledger = created ? await this.ledger.get(interview.id) : ((await this.raiseLimits(interview)) ?? (await this.ledger.get(interview.id)));
+    const ledger = created
+      ? await this.ledger.get(interview.id)
+      : ((await this.raiseLimits(interview)) ?? (await this.ledger.get(interview.id)));
     const expiresAt = Math.max(interview.deadlineAt, ledger?.deadlineAt ?? 0);
     const token = mintToken(interview.id);
-    await this.tokens.put({ interviewId: interview.id, tokenHash: hashToken(token), expiresAt, createdAt: now });
+    await this.tokens.put({
+      interviewId: interview.id,
+      tokenHash: hashToken(token),
+      expiresAt,
+      createdAt: now,
+    });
     return { token, expiresAt };
   }
 
@@ -70,11 +81,15 @@ export class GatewayAccessAdmin {
       const ledger = await this.ledger.get(interview.id);
       if (!ledger) return null;
       const tokens = Math.max(0, interview.ai.tokenBudget - ledger.budget);
-      const deadlineAt = interview.deadlineAt > ledger.deadlineAt ? interview.deadlineAt : undefined;
+      const deadlineAt =
+        interview.deadlineAt > ledger.deadlineAt ? interview.deadlineAt : undefined;
       if (tokens === 0 && deadlineAt === undefined) return ledger;
       const updated = await this.ledger.extend(
         interview.id,
-        { ...(tokens > 0 && { tokens, expectBudget: ledger.budget }), ...(deadlineAt !== undefined && { deadlineAt }) },
+        {
+          ...(tokens > 0 && { tokens, expectBudget: ledger.budget }),
+          ...(deadlineAt !== undefined && { deadlineAt }),
+        },
         this.now(),
       );
       if (!updated) continue; // raced another change: re-read and recompute

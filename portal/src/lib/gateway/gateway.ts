@@ -99,15 +99,22 @@ export class Gateway {
     this.now = deps.now ?? Date.now;
     this.cfg = deps.config;
     this.log = deps.log;
-    this.holderId = deps.holderId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    this.admin = new GatewayAccessAdmin({ db: deps.db, tables: deps.tables, now: this.now });
+    this.holderId =
+      deps.holderId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    // Writes no request waits on (transcript batches, slice lease renewals: most of the gateway's
+    // SDK calls) run in a worker thread. The other ledger calls stay here: moving them too
+    // measured slower on a 2-core box (p50 +0.4 ms, p99 ×2), as requests waiting on them pay the hop.
+    this.remote = deps.dynamo && new WorkerDocumentClient(deps.dynamo, deps.db, this.log);
+    const background = this.remote?.asDocumentClient();
+    this.admin = new GatewayAccessAdmin({
+      db: deps.db,
+      ...(background && { background }),
+      tables: deps.tables,
+      now: this.now,
+    });
     this.ledger = this.admin.ledger;
     this.tokens = this.admin.tokens;
-    // Transcript writes (the bulk of the gateway's SDK calls, off the request path) run in a worker
-    // thread; the ledger's calls stay here: on a 2-core box, moving those too measured slower
-    // (p50 +0.4 ms, p99 ×2), as requests that wait on them pay the thread hop.
-    this.remote = deps.dynamo && new WorkerDocumentClient(deps.dynamo, deps.db, this.log);
-    const messages = new MessageStore(this.remote?.asDocumentClient() ?? deps.db, deps.tables.aiMessages);
+    const messages = new MessageStore(background ?? deps.db, deps.tables.aiMessages);
     this.transcript = new Transcript(messages);
     this.access = new AccessCache({
       ledger: this.ledger,
@@ -182,7 +189,11 @@ export class Gateway {
       this.pool.start();
       this.sweeper.start();
     }
-    await this.settings.load().catch((e: Error) => this.log.warn({ err: e.message }, 'gateway: settings not loaded; retrying on use'));
+    await this.settings
+      .load()
+      .catch((e: Error) =>
+        this.log.warn({ err: e.message }, 'gateway: settings not loaded; retrying on use'),
+      );
   }
 
   /** Resolves once the token-count workers are warm (optional; tests and benchmarks). */
@@ -205,8 +216,10 @@ export class Gateway {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     let work: Promise<void>;
-    if (path === CHAT_PATH) work = req.method === 'POST' ? this.serveChat(req, res) : this.refuseMethod(res, 'POST');
-    else if (path === MODELS_PATH) work = req.method === 'GET' ? this.serveModels(req, res) : this.refuseMethod(res, 'GET');
+    if (path === CHAT_PATH)
+      work = req.method === 'POST' ? this.serveChat(req, res) : this.refuseMethod(res, 'POST');
+    else if (path === MODELS_PATH)
+      work = req.method === 'GET' ? this.serveModels(req, res) : this.refuseMethod(res, 'GET');
     else return false;
     work.catch((e: unknown) => this.replyError(res, e));
     return true;
@@ -225,13 +238,21 @@ export class Gateway {
     });
     try {
       if (this.closing) throw gwErrors.shuttingDown();
-      const { interviewId, access } = await this.access.authenticate(req.headers.authorization ?? null);
+      const { interviewId, access } = await this.access.authenticate(
+        req.headers.authorization ?? null,
+      );
       if (!this.upstream.configured()) throw gwErrors.notConfigured();
-      const body = parseChatRequest(await readJsonBody(req, this.cfg.maxRequestBytes), this.cfg.maxMessageBytes);
+      const body = parseChatRequest(
+        await readJsonBody(req, this.cfg.maxRequestBytes),
+        this.cfg.maxMessageBytes,
+      );
       const model = this.resolveModel(body.model, access.ledger);
       this.limiter.acquire(interviewId);
       slotOf = interviewId;
-      const want = Math.min(body.max_completion_tokens ?? body.max_tokens ?? this.cfg.maxCompletionTokens, this.cfg.maxCompletionTokens);
+      const want = Math.min(
+        body.max_completion_tokens ?? body.max_tokens ?? this.cfg.maxCompletionTokens,
+        this.cfg.maxCompletionTokens,
+      );
       reservation = await this.reserve(interviewId, body, model, want);
       ex = new Exchange(this.exchangeDeps, {
         interviewId,
@@ -250,7 +271,8 @@ export class Gateway {
       // The client left while the request was being admitted: settle it as stopped, nothing sent.
       if (clientGone) ex.abort('client');
     } catch (e) {
-      if (reservation) this.pool.settle(reservation, { tokensIn: 0, tokensOut: 0, estimated: false });
+      if (reservation)
+        this.pool.settle(reservation, { tokensIn: 0, tokensOut: 0, estimated: false });
       if (slotOf) this.limiter.release(slotOf);
       return this.replyError(res, e);
     }
@@ -259,7 +281,12 @@ export class Gateway {
 
   private async serveModels(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { access } = await this.access.authenticate(req.headers.authorization ?? null);
-    const data = this.allowedModels(access.ledger).map((id) => ({ id, object: 'model', created: 0, owned_by: 'interview-gateway' }));
+    const data = this.allowedModels(access.ledger).map((id) => ({
+      id,
+      object: 'model',
+      created: 0,
+      owned_by: 'interview-gateway',
+    }));
     sendJson(res, 200, { object: 'list', data });
   }
 
@@ -282,7 +309,11 @@ export class Gateway {
     try {
       const { interviewId } = await this.access.authenticate(request.headers.get('authorization'));
       const q = transcriptQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
-      if (!q.success) throw gwErrors.badRequest('Invalid query', Object.fromEntries(q.error.issues.map((i) => [`query.${i.path.join('.')}`, i.message])));
+      if (!q.success)
+        throw gwErrors.badRequest(
+          'Invalid query',
+          Object.fromEntries(q.error.issues.map((i) => [`query.${i.path.join('.')}`, i.message])),
+        );
       return Response.json(await this.transcriptPage(interviewId, q.data));
     } catch (e) {
       return this.errorResponse(e);
@@ -315,16 +346,22 @@ export class Gateway {
    * streams get the new cut-off. Null when the interview has no ledger yet — its token is not
    * issued, and `issueToken` will open the ledger from the (extended) interview then.
    */
-  async extend(interviewId: string, change: { tokens?: number; deadlineAt?: number }): Promise<UsageSnapshot | null> {
+  async extend(
+    interviewId: string,
+    change: { tokens?: number; deadlineAt?: number },
+  ): Promise<UsageSnapshot | null> {
     if (change.tokens !== undefined && (!Number.isInteger(change.tokens) || change.tokens < 0)) {
       throw badRequest('tokens must be a whole number ≥ 0', { tokens: 'a whole number ≥ 0' });
     }
     const ledger = await this.ledger.extend(interviewId, change, this.now());
     if (!ledger) {
       if (!(await this.ledger.get(interviewId))) return null;
-      throw badRequest('The deadline can only move later', { deadlineAt: 'earlier than the current deadline' });
+      throw badRequest('The deadline can only move later', {
+        deadlineAt: 'earlier than the current deadline',
+      });
     }
-    if (change.deadlineAt !== undefined) await this.tokens.setExpiry(interviewId, change.deadlineAt);
+    if (change.deadlineAt !== undefined)
+      await this.tokens.setExpiry(interviewId, change.deadlineAt);
     this.access.invalidate(interviewId);
     for (const ex of this.exchanges.get(interviewId) ?? []) ex.setDeadline(ledger.deadlineAt);
     const u = await this.usage(interviewId);
@@ -346,7 +383,8 @@ export class Gateway {
     this.access.invalidate(interview.id);
     for (const ex of this.exchanges.get(interview.id) ?? []) ex.setDeadline(ledger.deadlineAt);
     const u = await this.usage(interview.id);
-    if (u && (before?.budget !== ledger.budget || before?.deadlineAt !== ledger.deadlineAt)) this.usageEvents.publish(u);
+    if (u && (before?.budget !== ledger.budget || before?.deadlineAt !== ledger.deadlineAt))
+      this.usageEvents.publish(u);
     return u;
   }
 
@@ -370,12 +408,18 @@ export class Gateway {
 
   /** The meter, read fresh (ledger + every process's slices). Null when the interview has no ledger. */
   async usage(interviewId: string): Promise<UsageSnapshot | null> {
-    const [ledger, slices] = await Promise.all([this.ledger.get(interviewId), this.ledger.slices(interviewId)]);
+    const [ledger, slices] = await Promise.all([
+      this.ledger.get(interviewId),
+      this.ledger.slices(interviewId),
+    ]);
     if (!ledger) return null;
     return computeUsage(ledger, this.pool.own(interviewId), slices, this.now());
   }
 
-  async transcriptPage(interviewId: string, q: { cursor?: string; limit: number }): Promise<{ messages: TranscriptMessage[]; nextCursor?: string }> {
+  async transcriptPage(
+    interviewId: string,
+    q: { cursor?: string; limit: number },
+  ): Promise<{ messages: TranscriptMessage[]; nextCursor?: string }> {
     return this.transcript.list(interviewId, q);
   }
 
@@ -397,10 +441,13 @@ export class Gateway {
    * access now, so running streams here are cut or given the new deadline within the hub's
    * delivery time rather than at the next cache refresh.
    */
-  noteRemoteUsage(u: Pick<UsageSnapshot, 'interviewId' | 'budget' | 'deadlineAt' | 'endedAt'>): void {
+  noteRemoteUsage(
+    u: Pick<UsageSnapshot, 'interviewId' | 'budget' | 'deadlineAt' | 'endedAt'>,
+  ): void {
     const l = this.access.peek(u.interviewId)?.ledger;
     if (!l) return; // not cached here: the next request reads it fresh
-    if (l.budget !== u.budget || l.deadlineAt !== u.deadlineAt || l.endedAt !== u.endedAt) this.invalidate(u.interviewId);
+    if (l.budget !== u.budget || l.deadlineAt !== u.deadlineAt || l.endedAt !== u.endedAt)
+      this.invalidate(u.interviewId);
   }
 
   /** Whether this process has the interview's access cached (only then do remote changes matter here). */
@@ -438,7 +485,10 @@ export class Gateway {
       const all = () => [...this.exchanges.values()].flatMap((s) => [...s]);
       const grace = opts.graceMs ?? 5000;
       if (all().length > 0 && grace > 0) {
-        await Promise.race([Promise.all(all().map((x) => x.settled().catch(() => {}))), new Promise((r) => setTimeout(r, grace).unref())]);
+        await Promise.race([
+          Promise.all(all().map((x) => x.settled().catch(() => {}))),
+          new Promise((r) => setTimeout(r, grace).unref()),
+        ]);
       }
       for (const x of all()) x.abort('shutdown');
       await Promise.all(all().map((x) => x.settled().catch(() => {})));
@@ -453,7 +503,12 @@ export class Gateway {
 
   // ---------------------------------------------------------------- internals
 
-  private async reserve(interviewId: string, req: ReturnType<typeof parseChatRequest>, model: string, want: number): Promise<Reservation> {
+  private async reserve(
+    interviewId: string,
+    req: ReturnType<typeof parseChatRequest>,
+    model: string,
+    want: number,
+  ): Promise<Reservation> {
     try {
       return await this.pool.reserve(interviewId, {
         promptBound: this.counter.bound(req),
@@ -485,9 +540,12 @@ export class Gateway {
     const allowed = this.allowedModels(ledger);
     if (asked === undefined) return ledger?.model ?? this.cfg.defaultModel;
     if (allowed.includes(asked)) return asked;
-    throw gwErrors.badRequest(`Model ${JSON.stringify(asked).slice(0, 80)} is not allowed for this interview`, {
-      'body.model': `allowed: ${allowed.join(', ')}`,
-    });
+    throw gwErrors.badRequest(
+      `Model ${JSON.stringify(asked).slice(0, 80)} is not allowed for this interview`,
+      {
+        'body.model': `allowed: ${allowed.join(', ')}`,
+      },
+    );
   }
 
   private track(ex: Exchange): void {
@@ -523,7 +581,8 @@ export class Gateway {
         void this.pool.releaseInterview(a.interviewId);
       }
     }
-    if (b && a.deadlineAt !== b.deadlineAt) for (const ex of this.exchanges.get(a.interviewId) ?? []) ex.setDeadline(a.deadlineAt);
+    if (b && a.deadlineAt !== b.deadlineAt)
+      for (const ex of this.exchanges.get(a.interviewId) ?? []) ex.setDeadline(a.deadlineAt);
   }
 
   private snapshotFromMemory(interviewId: string): UsageSnapshot | null {
@@ -534,20 +593,31 @@ export class Gateway {
   private replyError(res: ServerResponse, e: unknown): void {
     if (e instanceof GatewayError) return sendError(res, e);
     if (isApiError(e)) return sendJson(res, (e as ApiError).status, (e as ApiError).toBody());
-    this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'gateway: unexpected error');
+    this.log.error(
+      { err: e instanceof Error ? e.message : String(e) },
+      'gateway: unexpected error',
+    );
     sendJson(res, 500, { error: { code: 'internal', message: 'Internal error' } });
   }
 
   private errorResponse(e: unknown): Response {
     if (e instanceof GatewayError) return errorJson(e);
-    if (isApiError(e)) return Response.json((e as ApiError).toBody(), { status: (e as ApiError).status });
-    this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'gateway: unexpected error');
-    return Response.json({ error: { code: 'internal', message: 'Internal error' } }, { status: 500 });
+    if (isApiError(e))
+      return Response.json((e as ApiError).toBody(), { status: (e as ApiError).status });
+    this.log.error(
+      { err: e instanceof Error ? e.message : String(e) },
+      'gateway: unexpected error',
+    );
+    return Response.json(
+      { error: { code: 'internal', message: 'Internal error' } },
+      { status: 500 },
+    );
   }
 }
 
 const allRevoked = (a: InterviewAccess) =>
-  a.ledger?.tokensRevokedAt !== undefined && [...a.tokens.values()].every((t) => isRevoked(t, a.ledger));
+  a.ledger?.tokensRevokedAt !== undefined &&
+  [...a.tokens.values()].every((t) => isRevoked(t, a.ledger));
 
 /** Builds and starts a gateway (see `GatewayDeps`). */
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {

@@ -1,5 +1,13 @@
 import { isConditionFailure } from './conditions';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { INDEX } from './tables';
 
 /**
@@ -77,7 +85,6 @@ export interface SliceTotals {
 
 export const sliceKey = (sliceId: string) => `${SLICE_PREFIX}${sliceId}`;
 
-
 /** Runs a conditional write; resolves to `null` when the condition did not hold. */
 async function conditional<T>(run: () => Promise<T>): Promise<T | null> {
   try {
@@ -92,10 +99,18 @@ export class LedgerStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    /** For writes no request waits on (lease renewals): the gateway runs them in a worker thread. */
+    private readonly background: DynamoDBDocumentClient = db,
   ) {}
 
   /** Creates the ledger if it does not exist; returns false when it already existed. */
-  async create(input: { interviewId: string; budget: number; deadlineAt: number; model?: string; now: number }): Promise<boolean> {
+  async create(input: {
+    interviewId: string;
+    budget: number;
+    deadlineAt: number;
+    model?: string;
+    now: number;
+  }): Promise<boolean> {
     const item: LedgerItem = {
       interviewId: input.interviewId,
       sk: LEDGER_SK,
@@ -114,7 +129,11 @@ export class LedgerStore {
     };
     const r = await conditional(() =>
       this.db.send(
-        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(interviewId)' }),
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(interviewId)',
+        }),
       ),
     );
     return r !== null;
@@ -122,7 +141,11 @@ export class LedgerStore {
 
   async get(interviewId: string): Promise<LedgerItem | null> {
     const r = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { interviewId, sk: LEDGER_SK }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table,
+        Key: { interviewId, sk: LEDGER_SK },
+        ConsistentRead: true,
+      }),
     );
     return (r.Item as LedgerItem | undefined) ?? null;
   }
@@ -131,10 +154,17 @@ export class LedgerStore {
   async getMany(interviewIds: string[]): Promise<Map<string, LedgerItem>> {
     const out = new Map<string, LedgerItem>();
     for (let i = 0; i < interviewIds.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = interviewIds.slice(i, i + 100).map((interviewId) => ({ interviewId, sk: LEDGER_SK }));
+      let keys: Record<string, unknown>[] | undefined = interviewIds
+        .slice(i, i + 100)
+        .map((interviewId) => ({ interviewId, sk: LEDGER_SK }));
       for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt++) {
-        const r = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
-        for (const it of (r.Responses?.[this.table] ?? []) as LedgerItem[]) out.set(it.interviewId, it);
+        const r = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } },
+          }),
+        );
+        for (const it of (r.Responses?.[this.table] ?? []) as LedgerItem[])
+          out.set(it.interviewId, it);
         keys = r.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
@@ -146,16 +176,27 @@ export class LedgerStore {
    * that makes overshoot impossible (`remaining >= amount`). Null when the budget, the deadline or
    * an ended access forbids it, or when this slice id was already counted.
    */
-  async allocate(interviewId: string, sliceId: string, amount: number, now: number): Promise<LedgerItem | null> {
+  async allocate(
+    interviewId: string,
+    sliceId: string,
+    amount: number,
+    now: number,
+  ): Promise<LedgerItem | null> {
     const r = await conditional(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression: 'SET remaining = remaining - :a, sliced = sliced + :a, updatedAt = :now ADD openSlices :ids',
+          UpdateExpression:
+            'SET remaining = remaining - :a, sliced = sliced + :a, updatedAt = :now ADD openSlices :ids',
           ConditionExpression:
             'remaining >= :a AND deadlineAt > :now AND attribute_not_exists(endedAt) AND NOT contains(openSlices, :id)',
-          ExpressionAttributeValues: { ':a': amount, ':now': now, ':ids': new Set([sliceId]), ':id': sliceId },
+          ExpressionAttributeValues: {
+            ':a': amount,
+            ':now': now,
+            ':ids': new Set([sliceId]),
+            ':id': sliceId,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       ),
@@ -168,9 +209,16 @@ export class LedgerStore {
    * `remaining`. Idempotent: conditioned on the slice still being counted, so the holder and a
    * sweeper can both try and only one applies. Null when it was not (or no longer) counted.
    */
-  async release(interviewId: string, sliceId: string, amount: number, t: Omit<SliceTotals, 'used' | 'reserved'>, now: number): Promise<LedgerItem | null> {
+  async release(
+    interviewId: string,
+    sliceId: string,
+    amount: number,
+    t: Omit<SliceTotals, 'used' | 'reserved'>,
+    now: number,
+  ): Promise<LedgerItem | null> {
     const used = t.usedIn + t.usedOut;
-    if (used > amount) throw new Error(`slice ${sliceId}: charges ${used} exceed its amount ${amount}`);
+    if (used > amount)
+      throw new Error(`slice ${sliceId}: charges ${used} exceed its amount ${amount}`);
     const r = await conditional(() =>
       this.db.send(
         new UpdateCommand({
@@ -243,7 +291,8 @@ export class LedgerStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression: 'SET endedAt = if_not_exists(endedAt, :now), updatedAt = :now, version = version + :one',
+          UpdateExpression:
+            'SET endedAt = if_not_exists(endedAt, :now), updatedAt = :now, version = version + :one',
           ConditionExpression: 'attribute_exists(interviewId)',
           ExpressionAttributeValues: { ':now': now, ':one': 1 },
           ReturnValues: 'ALL_NEW',
@@ -260,7 +309,8 @@ export class LedgerStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression: 'SET tokensRevokedAt = :now, updatedAt = :now, version = version + :one',
+          UpdateExpression:
+            'SET tokensRevokedAt = :now, updatedAt = :now, version = version + :one',
           ConditionExpression: 'attribute_exists(interviewId)',
           ExpressionAttributeValues: { ':now': now, ':one': 1 },
           ReturnValues: 'ALL_NEW',
@@ -272,7 +322,14 @@ export class LedgerStore {
 
   // ---- slices ----
 
-  async putSlice(input: { interviewId: string; sliceId: string; holder: string; amount: number; leaseUntil: number; now: number }): Promise<void> {
+  async putSlice(input: {
+    interviewId: string;
+    sliceId: string;
+    holder: string;
+    amount: number;
+    leaseUntil: number;
+    now: number;
+  }): Promise<void> {
     const item: SliceItem = {
       interviewId: input.interviewId,
       sk: sliceKey(input.sliceId),
@@ -291,14 +348,24 @@ export class LedgerStore {
       createdAt: input.now,
     };
     await this.db.send(
-      new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }),
+      new PutCommand({
+        TableName: this.table,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
     );
   }
 
   /** Renews the holder's lease and persists its running totals; false when the slice is no longer the holder's. */
-  async renewSlice(interviewId: string, sliceId: string, holder: string, leaseUntil: number, t: SliceTotals): Promise<boolean> {
+  async renewSlice(
+    interviewId: string,
+    sliceId: string,
+    holder: string,
+    leaseUntil: number,
+    t: SliceTotals,
+  ): Promise<boolean> {
     const r = await conditional(() =>
-      this.db.send(
+      this.background.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { interviewId, sk: sliceKey(sliceId) },
@@ -327,7 +394,13 @@ export class LedgerStore {
    * A sweeper takes over a slice whose lease expired (or whose previous sweeper died). After this
    * the holder's renewals fail, so the holder cannot keep charging into it.
    */
-  async claimSlice(interviewId: string, sliceId: string, sweeper: string, now: number, sweepUntil: number): Promise<SliceItem | null> {
+  async claimSlice(
+    interviewId: string,
+    sliceId: string,
+    sweeper: string,
+    now: number,
+    sweepUntil: number,
+  ): Promise<SliceItem | null> {
     const r = await conditional(() =>
       this.db.send(
         new UpdateCommand({
@@ -337,7 +410,13 @@ export class LedgerStore {
           ConditionExpression:
             'attribute_exists(sk) AND ((#st = :open AND leaseUntil < :now) OR (#st = :sweeping AND sweepUntil < :now))',
           ExpressionAttributeNames: { '#st': 'state' },
-          ExpressionAttributeValues: { ':sweeping': 'sweeping', ':open': 'open', ':me': sweeper, ':su': sweepUntil, ':now': now },
+          ExpressionAttributeValues: {
+            ':sweeping': 'sweeping',
+            ':open': 'open',
+            ':me': sweeper,
+            ':su': sweepUntil,
+            ':now': now,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       ),
@@ -346,7 +425,9 @@ export class LedgerStore {
   }
 
   async deleteSlice(interviewId: string, sliceId: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { interviewId, sk: sliceKey(sliceId) } }));
+    await this.db.send(
+      new DeleteCommand({ TableName: this.table, Key: { interviewId, sk: sliceKey(sliceId) } }),
+    );
   }
 
   async slices(interviewId: string): Promise<SliceItem[]> {
