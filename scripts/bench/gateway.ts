@@ -4,6 +4,7 @@
  *
  *   cd portal && npm run bench:gateway
  *   env: REQUESTS=2000 (direct + gateway) CONCURRENCY=50 TOKENS=32 TOKEN_DELAY_MS=10 BARE_PROXY=1
+ *        TIGHT_EVERY=10 (every Nth interview's budget runs out mid-run; a huge N turns that off)
  *
  * Processes: dynalite; the OpenAI-compatible test upstream (portal/test/support/openai-upstream.ts,
  * its own process); ONE gateway process (this file, role `gateway`) serving `Gateway.serveHttp`
