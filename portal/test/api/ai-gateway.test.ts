@@ -9,6 +9,7 @@ import { startTestDb, type TestDb } from '../support/dynalite';
 import { readFakeInstance } from '../support/fake-driver';
 import { startUpstream, type TestUpstream } from '../support/openai-upstream';
 import { startPortal, type PortalProcess } from '../support/portal';
+import { waitFor } from '../support/wait';
 
 /**
  * The metered AI gateway end to end: two real portal processes on one table (the fake driver
@@ -120,16 +121,6 @@ async function ok<T = any>(res: Response, status = 200): Promise<T> {
   const text = await res.text();
   expect(res.status, `${res.url} → ${res.status} ${text}`).toBe(status);
   return JSON.parse(text) as T;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // ---------------------------------------------------------------- SSE

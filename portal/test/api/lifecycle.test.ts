@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { startTestDb, type TestDb } from '../support/dynalite';
 import { startPortal, type PortalProcess } from '../support/portal';
+import { waitFor } from '../support/wait';
 
 // Two real portal processes on one table, with the engine tests' fake driver: the whole
 // interview lifecycle through the HTTP API, and events crossing processes.
@@ -21,16 +22,6 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
   await db?.stop();
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function interview(p: PortalProcess, id: string) {
   const res = await p.api(`/api/interviews/${id}`);
