@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as candidateTranscriptRoute from '@/app/api/ai/v1/transcript/route';
+import * as candidateUsageRoute from '@/app/api/ai/v1/usage/route';
 import * as settingsRoute from '@/app/api/settings/ai/route';
 import type { Gateway } from '@/lib/gateway/gateway';
 import { sanitize } from '@/lib/gateway/upstream';
@@ -42,8 +44,9 @@ describe('secrets stay secret', () => {
       await keep(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive(b))] })));
     }
     await keep(await h.fetch(gw, getRequest('/api/ai/v1/models', token)));
-    await keep(await gw.handleUsage(getRequest('/api/ai/v1/usage', token)));
-    await keep(await gw.handleTranscript(getRequest('/api/ai/v1/transcript', token)));
+    setRuntime({ adminToken: ADMIN, gateway: gw, log: console } as unknown as Runtime);
+    await keep(await candidateUsageRoute.GET(getRequest('/api/ai/v1/usage', token), ctx));
+    await keep(await candidateTranscriptRoute.GET(getRequest('/api/ai/v1/transcript', token), ctx));
     seen.push(JSON.stringify(await gw.transcriptPage(id, { limit: 500 })));
     seen.push(JSON.stringify(await gw.settingsView()));
     // A wrong key makes the provider quote part of it; that must not come through either.

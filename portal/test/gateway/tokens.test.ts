@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as candidateTranscriptRoute from '@/app/api/ai/v1/transcript/route';
 import * as transcriptRoute from '@/app/api/interviews/[id]/transcript/route';
 import * as settingsRoute from '@/app/api/settings/ai/route';
 import type { Gateway } from '@/lib/gateway/gateway';
@@ -95,7 +96,7 @@ describe('gateway token authentication', () => {
     const ub = (await gw.usage(b.id))!;
     expect(ua.requests).toBe(1);
     expect(ub.requests).toBe(1);
-    const res = await gw.handleTranscript(getRequest('/api/ai/v1/transcript', a.token));
+    const res = await candidateTranscriptRoute.GET(getRequest('/api/ai/v1/transcript', a.token), { params: Promise.resolve({}) });
     const body = JSON.stringify(await res.json());
     expect(body).toContain('secret of A');
     expect(body).not.toContain('secret of B');

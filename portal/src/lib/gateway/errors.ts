@@ -73,11 +73,3 @@ export const gwErrors = {
 export function isGatewayError(e: unknown): e is GatewayError {
   return e instanceof GatewayError;
 }
-
-/** The JSON error response for a gateway error. */
-export function errorJson(e: GatewayError): Response {
-  return new Response(JSON.stringify(e.toBody()), {
-    status: e.status,
-    headers: { 'content-type': 'application/json', ...e.headers() },
-  });
-}

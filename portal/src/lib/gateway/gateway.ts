@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
 import type { TableNames } from '../config/env';
 import { ApiError, badRequest, isApiError, notFound } from '../http/errors';
 import type { TokenStore } from '../store/gateway-tokens';
@@ -15,7 +14,7 @@ import { GatewayAccessAdmin, type InterviewForGateway } from './access-admin';
 import { AccessCache, isRevoked, type InterviewAccess } from './access';
 import type { GatewayConfig } from './config';
 import { promptReserveFromExact, TokenCounter } from './counting';
-import { errorJson, GatewayError, gwErrors } from './errors';
+import { GatewayError, gwErrors } from './errors';
 import { Exchange, type ExchangeDeps } from './exchange';
 import { computeUsage, type UsageSnapshot } from './ledger';
 import { InterviewLimiter } from './rate-limit';
@@ -61,11 +60,6 @@ export interface GatewayDeps {
 
 const CHAT_PATH = '/api/ai/v1/chat/completions';
 const MODELS_PATH = '/api/ai/v1/models';
-
-const transcriptQuery = z.object({
-  cursor: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(200),
-});
 
 /**
  * The metered AI gateway of one portal process: OpenAI-compatible handlers authenticated by
@@ -292,32 +286,6 @@ export class Gateway {
 
   private async refuseMethod(res: ServerResponse, allow: string): Promise<void> {
     sendJson(res, 405, gwErrors.methodNotAllowed(allow).toBody(), { allow });
-  }
-
-  /** The candidate's own meter, by gateway token (mount e.g. at `GET /api/ai/v1/usage`). */
-  async handleUsage(request: Request): Promise<Response> {
-    try {
-      const { interviewId } = await this.access.authenticate(request.headers.get('authorization'));
-      return Response.json(await this.usage(interviewId));
-    } catch (e) {
-      return this.errorResponse(e);
-    }
-  }
-
-  /** The candidate's own conversation, by gateway token (mount e.g. at `GET /api/ai/v1/transcript`). */
-  async handleTranscript(request: Request): Promise<Response> {
-    try {
-      const { interviewId } = await this.access.authenticate(request.headers.get('authorization'));
-      const q = transcriptQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
-      if (!q.success)
-        throw gwErrors.badRequest(
-          'Invalid query',
-          Object.fromEntries(q.error.issues.map((i) => [`query.${i.path.join('.')}`, i.message])),
-        );
-      return Response.json(await this.transcriptPage(interviewId, q.data));
-    } catch (e) {
-      return this.errorResponse(e);
-    }
   }
 
   // ---------------------------------------------------------------- the portal's side
@@ -600,19 +568,6 @@ export class Gateway {
     sendJson(res, 500, { error: { code: 'internal', message: 'Internal error' } });
   }
 
-  private errorResponse(e: unknown): Response {
-    if (e instanceof GatewayError) return errorJson(e);
-    if (isApiError(e))
-      return Response.json((e as ApiError).toBody(), { status: (e as ApiError).status });
-    this.log.error(
-      { err: e instanceof Error ? e.message : String(e) },
-      'gateway: unexpected error',
-    );
-    return Response.json(
-      { error: { code: 'internal', message: 'Internal error' } },
-      { status: 500 },
-    );
-  }
 }
 
 const allRevoked = (a: InterviewAccess) =>

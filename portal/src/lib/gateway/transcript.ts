@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { chunkKey, messageKey, type MessageItem, type MessageStore } from '../store/messages';
 import { contentText, type ChatMessage } from './request';
 
@@ -22,6 +23,12 @@ const MAX_PARALLEL_FLUSHES = 2;
  * the end of a response (its `[DONE]`), never its first token.
  */
 export const TRANSCRIPT_LINGER_MS = 25;
+
+/** A transcript page's query (`?cursor&limit`), for the interviewer's and the candidate's routes. */
+export const transcriptPageQuery = z.object({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(200),
+});
 
 /** One transcript entry as the API shows it. */
 export interface TranscriptMessage {
