@@ -109,11 +109,6 @@ class ChatSession {
     });
   }
 
-  /** Reads the interview file and starts following it. Call once. */
-  start() {
-    this.reload();
-  }
-
   /**
    * Re-reads the interview file (it changed, or the view asks). A different gateway or token
    * (warm instance claimed, token reissued) resets what the old one said and reconnects.
@@ -431,4 +426,4 @@ function fromTranscript(all) {
   return out;
 }
 
-module.exports = { ChatSession, SendRefused, fromTranscript };
+module.exports = { ChatSession, SendRefused };

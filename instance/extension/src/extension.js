@@ -16,7 +16,8 @@ const { captureEditorContext, insertAtCursor } = require('./editor-context');
  */
 function activate(context) {
   const config = new InterviewConfig();
-  const client = new GatewayClient({ gateway: () => config.read().gateway });
+  // The session keeps the interview file's current settings (re-read when the file changes).
+  const client = new GatewayClient({ gateway: () => session.settings.gateway });
   const session = new ChatSession({
     config,
     client,
@@ -55,7 +56,7 @@ function activate(context) {
     vscode.commands.registerCommand('interviewAi.newConversation', () => session.newConversation()),
     { dispose: () => session.dispose() },
   );
-  session.start();
+  session.reload();
 }
 
 function deactivate() {}

@@ -109,11 +109,6 @@ class GatewayClient {
     throw new GatewayError(0, 'stream_ended', 'The answer ended unexpectedly', { midStream: true });
   }
 
-  /** @returns {Promise<Meter>} */
-  async usage() {
-    return (await this.call('GET', '/usage')).json();
-  }
-
   /** @returns {Promise<string[]>} the models this interview may use */
   async models() {
     const body = await (await this.call('GET', '/models')).json();
@@ -122,10 +117,9 @@ class GatewayClient {
 
   /**
    * The candidate's whole conversation, oldest first (all pages, up to `max` messages).
-   * @param {AbortSignal} [signal]
    * @returns {Promise<TranscriptMessage[]>}
    */
-  async transcript(signal, max = 2000) {
+  async transcript(max = 2000) {
     /** @type {TranscriptMessage[]} */
     const all = [];
     /** @type {string | undefined} */
@@ -133,7 +127,7 @@ class GatewayClient {
     do {
       const query = `?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
       /** @type {any} */
-      const page = await (await this.call('GET', `/transcript${query}`, { signal })).json();
+      const page = await (await this.call('GET', `/transcript${query}`)).json();
       if (Array.isArray(page?.messages)) all.push(...page.messages);
       cursor = typeof page?.nextCursor === 'string' ? page.nextCursor : undefined;
     } while (cursor && all.length < max);

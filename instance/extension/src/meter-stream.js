@@ -25,7 +25,6 @@ class MeterStream {
    * @param {{
    *   client: Pick<GatewayClient, 'events'>,
    *   onMeter: (meter: Meter) => void,
-   *   onConnection?: (state: 'connecting' | 'live' | 'down') => void,
    *   onRefused: (error: GatewayError) => void,
    *   idleMs?: number,
    * }} deps
@@ -71,9 +70,7 @@ class MeterStream {
       this.current = ctl;
       let idle = setTimeout(() => ctl.abort(), this.idleMs);
       try {
-        this.deps.onConnection?.('connecting');
         const res = await this.deps.client.events(this.lastEventId, ctl.signal);
-        this.deps.onConnection?.('live');
         const bump = () => {
           clearTimeout(idle);
           idle = setTimeout(() => ctl.abort(), this.idleMs);
@@ -102,7 +99,6 @@ class MeterStream {
         const err = /** @type {GatewayError} */ (e);
         if (err && err.name === 'GatewayError' && closingKind(err.code, err.retryable)) {
           this.running = false;
-          this.deps.onConnection?.('down');
           this.deps.onRefused(err);
           return;
         }
@@ -112,7 +108,6 @@ class MeterStream {
         clearTimeout(idle);
       }
       if (generation !== this.generation) return;
-      this.deps.onConnection?.('down');
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, backoff);
         this.wake = () => {

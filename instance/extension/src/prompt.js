@@ -66,8 +66,6 @@ function boundContext(text) {
 }
 
 module.exports = {
-  SYSTEM_PROMPT,
-  MAX_CONTEXT_CHARS,
   composeUserContent,
   buildMessages,
   boundContext,

@@ -74,11 +74,10 @@ async function* readSse(body, onBytes) {
       yield* parser.feed(decoder.decode(value, { stream: true }));
     }
     // An event not terminated by a blank line when the body ends is incomplete: dropped (spec).
-    parser.feed(decoder.decode());
   } finally {
     // Ending early (return, throw, abort) must release the connection, not leave it reading.
     reader.cancel().catch(() => {});
   }
 }
 
-module.exports = { SseParser, readSse };
+module.exports = { readSse };

@@ -404,7 +404,7 @@ describe('the AI Assistant extension in the candidate IDE (real portal, code-ser
       },
     });
     try {
-      session.start();
+      session.reload();
       // The meter from /events, and the (empty) transcript restored.
       await until(
         'the meter',
@@ -464,7 +464,7 @@ describe('the extension reads its interview file on every use', () => {
       meterStream: () => ({ start() {}, stop() {}, restart() {} }),
       memento: { get: () => undefined, update: async () => {} },
     });
-    session.start();
+    session.reload();
     expect(session.status()).toMatchObject({
       kind: 'unconfigured',
       canSend: false,
