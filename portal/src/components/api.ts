@@ -58,18 +58,5 @@ export interface Challenge {
 /** The AI token meter (GET /api/interviews/:id/ai, `interview.usage` events). */
 export type { UsageSnapshot as AiUsage } from '@/lib/gateway/ledger';
 
-export interface TranscriptMessage {
-  id: string;
-  requestId: string;
-  at: string;
-  role: string;
-  content: string;
-  contentTruncated?: boolean;
-  model?: string;
-  tokensIn?: number;
-  tokensOut?: number;
-  latencyMs?: number;
-  status?: 'complete' | 'stopped' | 'error';
-  estimated?: boolean;
-  error?: string;
-}
+/** One message of an interview's AI conversation (GET /api/interviews/:id/transcript). */
+export type { TranscriptMessage } from '@/lib/gateway/transcript';

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { badRequest, notFound } from '../http/errors';
 import {
   FEED_ID_PATTERN,
@@ -9,6 +10,11 @@ import {
 import { isTerminal, type OperationEvent, type OperationRecord } from '../store/types';
 import { operationTopic, type EventHub, type OperationLogReader } from './hub';
 import { SSE_HEADERS, SseChannel, sseFrame } from './sse-channel';
+
+/** The `?lastEventId=` of a resumable feed stream (the `Last-Event-ID` header works too). */
+export const feedResumeQuery = z.object({
+  lastEventId: z.string().regex(FEED_ID_PATTERN, 'must be an event id from this stream').optional(),
+});
 
 /**
  * SSE responses for an operation's log (`id:` = seq) and for the global change feed

@@ -56,9 +56,7 @@ export class GatewayAccessAdmin {
       now,
     });
     // The ledger existed (a retried create): repair an extension whose ledger write was lost.
-    const ledger = created
-      ? await this.ledger.get(interview.id)
-      : ((await this.raiseLimits(interview)) ?? (await this.ledger.get(interview.id)));
+    const ledger = created ? null : await this.raiseLimits(interview);
     const expiresAt = Math.max(interview.deadlineAt, ledger?.deadlineAt ?? 0);
     const token = mintToken(interview.id);
     await this.tokens.put({

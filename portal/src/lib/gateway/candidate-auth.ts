@@ -1,4 +1,4 @@
-import { ApiError } from '../http/errors';
+import { aiUnavailable } from '../http/errors';
 import type { Runtime } from '../runtime';
 import type { Gateway } from './gateway';
 
@@ -8,6 +8,6 @@ import type { Gateway } from './gateway';
  */
 export async function candidateOf(rt: Pick<Runtime, 'gateway'>, request: Request): Promise<{ gateway: Gateway; interviewId: string }> {
   const gateway = rt.gateway;
-  if (!gateway) throw new ApiError(503, 'ai_unavailable', 'The AI gateway is not running in this portal process');
+  if (!gateway) throw aiUnavailable();
   return { gateway, interviewId: await gateway.authenticate(request.headers.get('authorization')) };
 }

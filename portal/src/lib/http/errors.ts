@@ -39,6 +39,8 @@ export const unauthorized = (message = 'Authentication required') =>
 export const forbidden = (message = 'Not allowed') => new ApiError(403, 'forbidden', message);
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string) => new ApiError(409, 'conflict', message);
+export const aiUnavailable = () =>
+  new ApiError(503, 'ai_unavailable', 'The AI gateway is not running in this portal process');
 
 /** Turns zod issues into `{ "body.field.path": "reason" }`. */
 export function zodFields(where: string, error: z.ZodError): Record<string, string> {

@@ -5,7 +5,7 @@ import type { Gateway } from '../gateway/gateway';
 import type { UsageSnapshot } from '../gateway/ledger';
 import type { UsageSink } from '../gateway/usage-events';
 import type { Logger } from '../log/logger';
-import type { InterviewRecord } from '../store/types';
+import { ENDING_INTERVIEW_STATUSES, type InterviewRecord, type InterviewStatus } from '../store/types';
 import type { SpecOptions } from './lifecycle';
 
 /**
@@ -61,7 +61,6 @@ export function usageToFeed(publisher: EventPublisher, log: Pick<Logger, 'warn'>
   };
 }
 
-const ENDING_STATUSES = new Set(['destroying', 'ended', 'cancelled']);
 
 /**
  * Keeps this process's gateway in step with changes made elsewhere (another portal's
@@ -74,7 +73,7 @@ export function followAccessChanges(hub: EventHub, gateway: Gateway): () => void
     if (!e.interviewId || !gateway.knows(e.interviewId)) return;
     if (e.type === 'interview.usage') {
       gateway.noteRemoteUsage(e.data as unknown as UsageSnapshot);
-    } else if (e.type === 'interview.updated' && ENDING_STATUSES.has(String(e.data.status))) {
+    } else if (e.type === 'interview.updated' && ENDING_INTERVIEW_STATUSES.has(e.data.status as InterviewStatus)) {
       gateway.invalidate(e.interviewId);
     }
   });

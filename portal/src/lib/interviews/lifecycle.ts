@@ -2,7 +2,7 @@ import type { InstanceSpec } from '../drivers/driver';
 import type { EventPublisher } from '../events/publisher';
 import type { InterviewHooks } from '../operations/interview-hooks';
 import type { InterviewStore } from '../store/interviews';
-import type { InterviewRecord, InterviewStatus } from '../store/types';
+import { ENDING_INTERVIEW_STATUSES, type InterviewRecord, type InterviewStatus } from '../store/types';
 import { toInterviewView } from './view';
 
 /**
@@ -19,7 +19,6 @@ const NOT_FROM: Record<InterviewStatus, InterviewStatus[]> = {
   ended: ['ended'],
 };
 
-const ENDING = new Set<InterviewStatus>(['destroying', 'ended', 'cancelled']);
 
 /** Extra instance options (e.g. the AI gateway token) a driver gets at create time. */
 export type SpecOptions = (interview: InterviewRecord) => Promise<Record<string, unknown> | undefined>;
@@ -56,7 +55,7 @@ export class InterviewLifecycle implements InterviewHooks {
       now: (this.deps.clock ?? Date.now)(),
     });
     if (!updated) return; // an illegal or repeated transition: nothing changed
-    if (ENDING.has(status)) await this.deps.onEnding?.(interviewId);
+    if (ENDING_INTERVIEW_STATUSES.has(status)) await this.deps.onEnding?.(interviewId);
     await this.deps.publisher
       .global({
         type: 'interview.updated',

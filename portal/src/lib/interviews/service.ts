@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChallengeCatalog } from '../challenges/catalog';
 import type { EventPublisher } from '../events/publisher';
-import { badRequest, conflict, notFound } from '../http/errors';
+import { badRequest, conflict, notFound, aiUnavailable } from '../http/errors';
 import { InvalidCursorError, type InterviewStore, type Page } from '../store/interviews';
 import type { InterviewRecord, InterviewStatus } from '../store/types';
 import type { OperationsEngine } from '../operations/engine';
@@ -188,7 +188,7 @@ export class InterviewService {
   }
 
   private aiControl(): AiControl {
-    if (!this.deps.ai) throw new ApiError(503, 'ai_unavailable', 'The AI gateway is not running in this portal process');
+    if (!this.deps.ai) throw aiUnavailable();
     return this.deps.ai;
   }
 

@@ -62,6 +62,9 @@ export const LIVE_INTERVIEW_STATUSES: readonly InterviewStatus[] = [
   'destroying',
 ];
 
+/** Statuses in which an interview is going away: its AI access ends. */
+export const ENDING_INTERVIEW_STATUSES: ReadonlySet<InterviewStatus> = new Set(['destroying', 'ended', 'cancelled']);
+
 export interface InterviewRecord {
   id: string;
   candidateName: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from '@/lib/http/errors';
+import { aiUnavailable } from '@/lib/http/errors';
 import { route } from '@/lib/http/route';
 import type { Runtime } from '@/lib/runtime';
 
@@ -13,7 +13,7 @@ const body = z.strictObject({
 });
 
 function gateway(rt: Runtime) {
-  if (!rt.gateway) throw new ApiError(503, 'ai_unavailable', 'The AI gateway is not running in this portal process');
+  if (!rt.gateway) throw aiUnavailable();
   return rt.gateway;
 }
 

@@ -1,19 +1,15 @@
 import { z } from 'zod';
+import { feedResumeQuery } from '@/lib/events/sse';
 import { route } from '@/lib/http/route';
 import { interviewIdSchema } from '@/lib/interviews/schemas';
 import { interviewEventStream } from '@/lib/interviews/streams';
-import { FEED_ID_PATTERN } from '@/lib/store/events';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
 const params = z.object({ id: interviewIdSchema });
-const query = z.object({
-  lastEventId: z.string().regex(FEED_ID_PATTERN, 'must be an event id from this stream').optional(),
-});
-
 /** One interview's changes as SSE: status, operations and the AI meter (`interview.usage`); resumes after Last-Event-ID. */
-export const GET = route({ auth: 'admin', params, query }, async ({ params, request, runtime: rt }) => {
+export const GET = route({ auth: 'admin', params, query: feedResumeQuery }, async ({ params, request, runtime: rt }) => {
   await rt.interviews.get(params.id); // 404 for an unknown interview
   return interviewEventStream(
     request,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from '@/lib/http/errors';
+import { aiUnavailable } from '@/lib/http/errors';
 import { route } from '@/lib/http/route';
 import { transcriptPageQuery } from '@/lib/gateway/transcript';
 import { interviewIdSchema } from '@/lib/interviews/schemas';
@@ -12,6 +12,6 @@ const params = z.object({ id: interviewIdSchema });
 /** The interview's AI conversation (interviewer only), oldest first; page with `cursor`. */
 export const GET = route({ auth: 'admin', params, query: transcriptPageQuery }, async ({ params, query, runtime }) => {
   await runtime.interviews.get(params.id); // 404 for an unknown interview
-  if (!runtime.gateway) throw new ApiError(503, 'ai_unavailable', 'The AI gateway is not running in this portal process');
+  if (!runtime.gateway) throw aiUnavailable();
   return runtime.gateway.transcriptPage(params.id, query);
 });
