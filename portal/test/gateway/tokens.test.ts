@@ -16,7 +16,7 @@ beforeAll(async () => {
   h = await startHarness();
   gw = await h.gateway({ now: () => clock, env: { AI_ACCESS_CACHE_MS: '100' } });
   // The transcript route looks the interview up first (404 for unknown ones): every id is known here.
-  setRuntime({ adminToken: ADMIN, gateway: gw, log: console, interviews: { get: async (id: string) => ({ id }) } } as unknown as Runtime);
+  setRuntime({ adminToken: ADMIN, gateway: gw, log: console, interviews: { mustExist: async () => {} } } as unknown as Runtime);
 });
 afterAll(async () => {
   setRuntime(undefined);

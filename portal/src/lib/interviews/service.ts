@@ -192,6 +192,11 @@ export class InterviewService {
     return this.deps.ai;
   }
 
+  /** Throws 404 when there is no such interview (one read; `get` also looks up the candidate link). */
+  async mustExist(id: string): Promise<void> {
+    await this.require(id);
+  }
+
   private async require(id: string): Promise<InterviewRecord> {
     const r = await this.deps.store.get(id);
     if (!r) throw notFound('Interview');

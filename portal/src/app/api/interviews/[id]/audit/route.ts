@@ -12,7 +12,7 @@ const query = z.object({
 
 /** The interview's audit trail, oldest first: who created, extended or ended it, AI access, candidate link use. */
 export const GET = route({ auth: 'admin', params: z.object({ id: interviewIdSchema }), query }, async ({ params, query, runtime }) => {
-  await runtime.interviews.get(params.id); // 404 for an unknown interview
+  await runtime.interviews.mustExist(params.id);
   const page = await runtime.audit.forInterview(params.id, query.limit, query.cursor);
   return { entries: page.items.map(({ subject: _s, ...e }) => e), ...(page.cursor && { nextCursor: page.cursor }) };
 });

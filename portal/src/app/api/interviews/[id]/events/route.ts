@@ -10,7 +10,7 @@ export const runtime = 'nodejs';
 const params = z.object({ id: interviewIdSchema });
 /** One interview's changes as SSE: status, operations and the AI meter (`interview.usage`); resumes after Last-Event-ID. */
 export const GET = route({ auth: 'admin', params, query: feedResumeQuery }, async ({ params, request, runtime: rt }) => {
-  await rt.interviews.get(params.id); // 404 for an unknown interview
+  await rt.interviews.mustExist(params.id);
   return interviewEventStream(
     request,
     params.id,
