@@ -14,16 +14,14 @@ const BATCH_CHARS = 24_000;
 const ITEMS_PER_BATCH = 25;
 /** At most this many new prompt messages are stored per request. */
 const MAX_PROMPT_ITEMS = 16;
-/** Few parallel writes: under load, what arrives meanwhile rides in the next, fuller batch. */
-const MAX_PARALLEL_FLUSHES = 2;
 /**
- * How long a partial batch waits for company. One BatchWriteItem through the AWS SDK costs
- * ~2 ms of CPU plus ~0.09 ms per item (measured against dynalite), so a call per answer was the
- * gateway's largest cost; answers that end within this window share one call. It delays only
- * the end of a response (its `[DONE]`), never its first token.
+ * Group commit: at most this many writes in flight; what arrives meanwhile rides in the next,
+ * fuller batch. No batch waits for company: a linger window (25 ms, tried) ended the answers it
+ * held together, and their clients' next requests then arrived as one burst — time to first
+ * token under load went up by more than a millisecond for every path through the box, direct
+ * calls included.
  */
-export const TRANSCRIPT_LINGER_MS = 25;
-
+const MAX_PARALLEL_FLUSHES = 2;
 /** A transcript page's query (`?cursor&limit`), for the interviewer's and the candidate's routes. */
 export const transcriptPageQuery = z.object({
   cursor: z.string().max(200).optional(),
@@ -53,21 +51,15 @@ export interface TranscriptMessage {
 /**
  * The conversation store. `record` resolves once the items are durable (the exchange waits for
  * it before its response ends, I3). Writes from concurrent requests are grouped into
- * BatchWriteItem calls (group commit): a batch goes out when it is full (25 items or
- * BATCH_CHARS) or when its first item has waited `lingerMs`, so a busy process spends one SDK
- * call per several answers instead of one per answer.
+ * BatchWriteItem calls (group commit): a batch goes out as soon as a write slot is free, with
+ * everything queued up to 25 items or BATCH_CHARS, so a busy process spends one SDK call per
+ * several answers instead of one per answer, and an idle one writes at once.
  */
 export class Transcript {
-  private queue: { items: MessageItem[]; chars: number; at: number; done: (e?: Error) => void }[] = [];
-  private queuedItems = 0;
-  private queuedChars = 0;
-  private timer?: NodeJS.Timeout;
+  private queue: { items: MessageItem[]; chars: number; done: (e?: Error) => void }[] = [];
   private flushes = 0;
 
-  constructor(
-    private readonly store: MessageStore,
-    private readonly lingerMs = TRANSCRIPT_LINGER_MS,
-  ) {}
+  constructor(private readonly store: MessageStore) {}
 
   /** Stores messages (long content split into chunk items); resolves once all are durable. */
   record(messages: MessageItem[]): Promise<void> {
@@ -92,9 +84,7 @@ export class Transcript {
         (g) =>
           new Promise<void>((resolve, reject) => {
             const chars = g.reduce((n, i) => n + i.content.length, 0);
-            this.queue.push({ items: g, chars, at: performance.now(), done: (e) => (e ? reject(e) : resolve()) });
-            this.queuedItems += g.length;
-            this.queuedChars += chars;
+            this.queue.push({ items: g, chars, done: (e) => (e ? reject(e) : resolve()) });
             this.pump();
           }),
       ),
@@ -130,15 +120,6 @@ export class Transcript {
 
   private pump(): void {
     while (this.flushes < MAX_PARALLEL_FLUSHES && this.queue.length > 0) {
-      const full = this.queuedItems >= ITEMS_PER_BATCH || this.queuedChars >= BATCH_CHARS;
-      const wait = this.queue[0]!.at + this.lingerMs - performance.now();
-      if (!full && wait > 0) {
-        this.timer ??= setTimeout(() => {
-          this.timer = undefined;
-          this.pump();
-        }, wait);
-        return;
-      }
       this.flushOne();
       // The SDK serializes each call synchronously: start a second batch on a later turn.
       if (this.queue.length > 0) {
@@ -159,8 +140,6 @@ export class Transcript {
       n += next.items.length;
       chars += next.chars;
     }
-    this.queuedItems -= n;
-    this.queuedChars -= chars;
     this.flushes++;
     this.store
       .putBatch(batch.flatMap((b) => b.items))
