@@ -4,7 +4,7 @@
  *
  *   cd portal && npm run bench:gateway
  *   env: REQUESTS=2000 (direct + gateway) CONCURRENCY=50 TOKENS=32 TOKEN_DELAY_MS=10 BARE_PROXY=1
- *        TIGHT_EVERY=10 (every Nth interview's budget runs out mid-run; a huge N turns that off)
+ *        TIGHT_EVERY=10 (every Nth interview's budget runs out early in the run; a huge N turns that off)
  *
  * Processes: dynalite; the OpenAI-compatible test upstream (portal/test/support/openai-upstream.ts,
  * its own process); ONE gateway process (this file, role `gateway`) serving `Gateway.serveHttp`
@@ -150,13 +150,18 @@ interface Sample {
   status: number;
   ttft: number;
   total: number;
+  /** A gateway request of an interview whose budget runs out (its reservations need database writes first). */
+  tight?: boolean;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+const errors: string[] = [];
+/** Child processes, killed if the run fails. */
+const children: ChildProcess[] = [];
 const CONTENT = /"delta":\{[^}]*"content":"[^"]/;
 
 function stream(url: URL, token: string, body: string, kind: Sample['kind']): Promise<Sample> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const t0 = performance.now();
     let ttft = -1;
     let seen = '';
@@ -176,10 +181,15 @@ function stream(url: URL, token: string, body: string, kind: Sample['kind']): Pr
           }
         });
         res.on('end', () => resolve({ kind, status: res.statusCode ?? 0, ttft, total: performance.now() - t0 }));
-        res.on('error', reject);
+        res.on('error', fail);
       },
     );
-    req.on('error', reject);
+    // A broken connection is a failed sample (status 0, counted and reported), not the end of the run.
+    function fail(e: Error) {
+      errors.push(`${kind}: ${e.message}`);
+      resolve({ kind, status: 0, ttft: -1, total: performance.now() - t0 });
+    }
+    req.on('error', fail);
     req.end(body);
   });
 }
@@ -202,6 +212,7 @@ async function main(): Promise<void> {
     ['--import', 'tsx', path.join(portalDir, 'test', 'support', 'openai-upstream.ts'), '--key', apiKey, '--no-records', '--defaults', JSON.stringify({ tokens: TOKENS, tokenDelayMs: TOKEN_DELAY_MS })],
     { stdio: ['pipe', 'pipe', 'inherit'], cwd: portalDir },
   );
+  children.push(upstream);
   const upLine = await new Promise<string>((resolve) => createInterface({ input: upstream.stdout! }).once('line', resolve));
   const upstreamUrl = (JSON.parse(upLine) as { url: string }).url;
 
@@ -209,6 +220,7 @@ async function main(): Promise<void> {
   // GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const gwArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const gwProc = fork(self, ['gateway', JSON.stringify(shared)], { execArgv: ['--import', 'tsx', ...gwArgs], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(gwProc);
   const next = (cmd: string) => new Promise<Record<string, unknown>>((resolve) => {
     const on = (m: Record<string, unknown>) => {
       if (m.cmd === cmd) {
@@ -223,6 +235,7 @@ async function main(): Promise<void> {
   let proxyProc: ChildProcess | undefined;
   if (BARE_PROXY) {
     proxyProc = fork(self, ['proxy', upstreamUrl], { execArgv: ['--import', 'tsx', ...(process.env.PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean)], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push(proxyProc);
     proxyPort = await new Promise<number>((r) => proxyProc!.once('message', (m: { port: number }) => r(m.port)));
     proxyProc.send({ cmd: 'start' });
   }
@@ -231,7 +244,7 @@ async function main(): Promise<void> {
   const interviews = Array.from({ length: CONCURRENCY }, (_, i) => ({
     id: `iv_bench_${i}`,
     deadlineAt: Date.now() + 3_600_000,
-    // Tight budgets run out around the middle of the run; the rest never do.
+    // Tight budgets (~400 tokens, ~6 answers) run out a third of the way in; the rest never do.
     ai: { tokenBudget: CONCURRENCY >= TIGHT_EVERY && i % TIGHT_EVERY === 0 ? 40 * (perWorker / 4) : 1_000_000 },
   }));
   gwProc.send({ cmd: 'issue', interviews });
@@ -262,6 +275,7 @@ async function main(): Promise<void> {
         const viaGateway = (i + w) % 2 === 1;
         const s = await stream(viaGateway ? gateway : direct, viaGateway ? token : apiKey, body, viaGateway ? 'gateway' : 'direct');
         if (i >= WARMUP) {
+          if (viaGateway) s.tight = interviews[w]!.ai.tokenBudget < 1_000_000;
           samples.push(s);
           if (++done % 500 === 0) console.log(`  ${done} requests, ${((performance.now() - started) / 1000).toFixed(1)} s`);
         }
@@ -307,17 +321,25 @@ async function main(): Promise<void> {
   const ok = (k: Sample['kind']) => samples.filter((s) => s.kind === k && s.status === 200 && s.ttft >= 0);
   const d = ok('direct');
   const g = ok('gateway');
-  const refused = samples.filter((s) => s.kind === 'gateway' && s.status !== 200).length;
+  const refused = samples.filter((s) => s.kind === 'gateway' && s.status !== 200 && s.status !== 0).length;
   const stats = (xs: Sample[], f: (s: Sample) => number) => ({ p50: r2(pct(xs.map(f), 50)), p90: r2(pct(xs.map(f), 90)), p99: r2(pct(xs.map(f), 99)) });
   const dT = stats(d, (s) => s.ttft);
   const gT = stats(g, (s) => s.ttft);
   const dTotal = stats(d, (s) => s.total);
   const gTotal = stats(g, (s) => s.total);
+  // The same overhead for the interviews with ample budgets (every reservation from a held slice, in
+  // memory) and, apart, the tight ones' answers near the end of their budget (each reservation needs
+  // conditional database writes before the call: DESIGN.md I5).
+  const gAmple = stats(g.filter((s) => !s.tight), (s) => s.ttft);
+  const gTight = g.filter((s) => s.tight);
+  const tT = stats(gTight, (s) => s.ttft);
   const pOk = proxySamples.filter((s) => s.status === 200 && s.ttft >= 0);
   const pT = stats(pOk, (s) => s.ttft);
   console.log(`wall ${wall.toFixed(1)} s, ${samples.length} requests (${d.length} direct, ${g.length} gateway ok, ${refused} gateway refused: budget)`);
+  if (errors.length > 0) console.log(`${errors.length} requests failed (connection errors), e.g. ${errors.slice(0, 3).join('; ')}`);
   console.log(`ttft   direct  ${JSON.stringify(dT)}  gateway ${JSON.stringify(gT)}`);
   console.log(`total  direct  ${JSON.stringify(dTotal)}  gateway ${JSON.stringify(gTotal)}`);
+  console.log(`ttft   gateway, ample budgets ${JSON.stringify(gAmple)}; tight budgets (${gTight.length} answers) ${JSON.stringify(tT)}`);
   if (BARE_PROXY) console.log(`ttft   bare proxy (reference) ${JSON.stringify(pT)}, overhead p50 ${r2(pT.p50 - dT.p50)} ms, p99 ${r2(pT.p99 - dT.p99)} ms`);
   console.log(`gateway process CPU ${Math.round(cpuMs)} ms for ${g.length + refused} requests (${r2(cpuMs / Math.max(1, g.length + refused))} ms each, all threads)`);
   if (BARE_PROXY) console.log(`bare proxy process CPU ${Math.round(proxyCpuMs)} ms for ${proxySamples.length} requests (${r2(proxyCpuMs / Math.max(1, proxySamples.length))} ms each, all threads)`);
@@ -341,7 +363,11 @@ async function main(): Promise<void> {
       total_overhead_p50_ms: r2(gTotal.p50 - dTotal.p50),
       total_ratio_p50: r2(gTotal.p50 / dTotal.p50),
       refused,
+      failed: errors.length,
       ledger_mismatch: mismatch,
+      ttft_overhead_p99_ample_budget_ms: r2(gAmple.p99 - dT.p99),
+      tight_budget_answers: gTight.length,
+      ttft_overhead_p50_tight_budget_ms: r2(tT.p50 - dT.p50),
       gateway_cpu_ms_per_request: r2(cpuMs / Math.max(1, g.length + refused)),
       ...(BARE_PROXY && {
         bare_proxy_overhead_p50_ms: r2(pT.p50 - dT.p50),
@@ -363,5 +389,6 @@ const role =
       : main();
 role.catch((e: unknown) => {
   console.error(e);
+  for (const c of children) c.kill();
   process.exit(1);
 });
