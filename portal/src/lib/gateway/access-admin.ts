@@ -26,7 +26,7 @@ export class GatewayAccessAdmin {
 
   constructor(deps: {
     db: DynamoDBDocumentClient;
-    /** Client for the ledger's background writes (see LedgerStore); default `db`. */
+    /** Client for the ledger's budget-slice writes (see LedgerStore); default `db`. */
     background?: DynamoDBDocumentClient;
     tables: Pick<TableNames, 'aiLedger' | 'aiTokens'>;
     now?: () => number;

@@ -37,8 +37,8 @@ interface Job {
  * `send()` posts the command's class name and input, the worker answers with the output or the
  * error's name and message (so `isConditionFailure` works unchanged). For the AI gateway,
  * whose event loop must stay free to relay answers: the SDK costs ~1 ms of CPU per call, and
- * the gateway's background writes (transcript batches, slice leases) otherwise delay the first
- * tokens of other answers. A call costs ~0.1 ms more latency for the thread hop.
+ * the gateway's transcript batches and budget-slice writes otherwise delay the first tokens
+ * of other answers. A call costs ~0.1 ms more latency for the thread hop.
  *
  * If the worker cannot start or dies, calls run in-process on `fallback`: later ones, and
  * pending ones that are safe to repeat (reads, batch puts); pending conditional writes fail
