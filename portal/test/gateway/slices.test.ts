@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '@/lib/gateway/gateway';
 import type { UsageSnapshot } from '@/lib/gateway/ledger';
 import { LedgerStore } from '@/lib/store/ledger';
+import { MessageStore } from '@/lib/store/messages';
 import { chatRequest, directive, readSse, startHarness, user, type Harness } from './support/harness';
 
 let h: Harness;
@@ -81,6 +82,37 @@ describe('budget slices', () => {
     const slices = await ledger.slices(id);
     expect(slices.every((s) => s.amount <= 300)).toBe(true);
     await gw.close({ graceMs: 0 });
+  });
+
+  it('near the end of a budget, writes the next own slice\'s item ahead, so that take is one write', async () => {
+    const gw = await gatewayWith(h.t.db, { AI_SLICE_TOKENS: '100000', AI_MAX_COMPLETION_TOKENS: '2000' });
+    const { id, token } = await h.interview(gw, { budget: 2000 });
+    const big = { max_completion_tokens: 600 }; // more than a quarter of what remains: each request takes its own slice
+    const spareOf = async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      const l = (await ledger.get(id))!;
+      return (await ledger.slices(id)).filter((s) => !l.openSlices?.has(s.sliceId)); // written, not counted
+    };
+    let spares = await spareOf();
+    for (let i = 0; i < 3 && spares.length === 0; i++) {
+      expect((await ask(gw, token, `q${i}` + directive({ tokens: 3 }), big)).done).toBe(true);
+      spares = await spareOf();
+    }
+    expect(spares).toHaveLength(1);
+    expect(spares[0]!.holder).toBe(gw.holderId);
+
+    expect((await ask(gw, token, 'next' + directive({ tokens: 3 }), big)).done).toBe(true);
+    const answers = (await new MessageStore(h.t.db, h.t.tables.aiMessages).list(id, { limit: 100 })).items.filter((m) => m.role === 'assistant');
+    expect(answers.at(-1)!.sliceId).toBe(spares[0]!.sliceId); // the answer was reserved from the spare's slice
+
+    // Closing returns every slice and deletes the spare written for the next request: the ledger adds up.
+    await gw.close({ graceMs: 0 });
+    expect(await ledger.slices(id)).toHaveLength(0);
+    const l = (await ledger.get(id))!;
+    expect(l.sliced).toBe(0);
+    const charged = answers.reduce((n, m) => n + (m.tokensIn ?? 0) + (m.tokensOut ?? 0), 0);
+    expect(l.usedIn + l.usedOut).toBe(charged);
+    expect(l.remaining + l.usedIn + l.usedOut).toBe(2000);
   });
 
   it('the sweeper discards a slice item its holder never got counted (died between its two writes)', async () => {

@@ -15,7 +15,10 @@ import type { OwnSlice } from './ledger';
  * A holder that dies is handled by the sweeper (sweeper.ts).
  *
  * A request bigger than any free slice gets a slice of its own size ("the slow path": one
- * conditional decrement for that request), released as soon as it settles.
+ * conditional decrement for that request), released as soon as it settles. Near the end of a
+ * budget every request takes that path, so after each such take the pool writes the next one's
+ * slice item ahead (a spare: uncounted, harmless if never used — the sweeper discards it after
+ * its lease), and the next take is then one write instead of two.
  */
 export interface SlicePoolConfig {
   sliceTokens: number;
@@ -38,6 +41,8 @@ export class HeldSlice implements OwnSlice {
   persistedAt = 0;
   /** No new reservations; released once the last request settles. */
   retired = false;
+  /** Taken for one request bigger than any free slice (the slow path). */
+  forRequest = false;
   state: 'open' | 'closing' | 'closed' | 'lost' = 'open';
 
   constructor(
@@ -109,11 +114,24 @@ export class LedgerClosed extends Error {
 }
 
 const PREFETCH_BACKOFF_MS = 1000;
+/** A spare slice item is this much bigger than the take that led to it. */
+const SPARE_HEADROOM = 1.25;
 /** A slice's running totals are persisted at most this often (they only feed other processes' meters; charges live in the transcript). */
 const PERSIST_MS = 5000;
 
+/** A slice item written ahead of need and not counted by the ledger yet (see the class comment). */
+interface Spare {
+  interviewId: string;
+  sliceId: string;
+  amount: number;
+  leaseUntil: number;
+  /** Settles once the item's write has: true when it is durable. */
+  written: Promise<boolean>;
+}
+
 export class SlicePool {
   private slices = new Map<string, HeldSlice[]>();
+  private spares = new Map<string, Spare>();
   private takes = new Map<string, Promise<HeldSlice | null>>();
   private lastRemaining = new Map<string, number>();
   private prefetchBlockedUntil = new Map<string, number>();
@@ -242,6 +260,7 @@ export class SlicePool {
       const now = this.deps.now();
       const cfg = this.deps.config;
       const due: (() => Promise<unknown>)[] = [];
+      for (const spare of this.spares.values()) if (!this.spareUsable(spare, now)) this.discardSpare(spare);
       for (const list of this.slices.values()) {
         for (const s of list) {
           if (s.state !== 'open') continue;
@@ -266,6 +285,8 @@ export class SlicePool {
 
   /** Retires every slice of the interview; released now if idle, else when their last request settles. */
   async releaseInterview(interviewId: string): Promise<void> {
+    const spare = this.spares.get(interviewId);
+    if (spare) this.discardSpare(spare);
     const list = this.slices.get(interviewId) ?? [];
     await Promise.all(
       list.map((s) => {
@@ -280,6 +301,7 @@ export class SlicePool {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.flushing;
+    for (const spare of this.spares.values()) this.discardSpare(spare);
     // Prefetches may still land a slice: release until nothing is held (bounded, in case a
     // request was left unsettled by a caller bug).
     for (let round = 0; round < 5; round++) {
@@ -373,30 +395,23 @@ export class SlicePool {
     this.track(this.take(interviewId, cap).catch(() => null));
   }
 
-  /** Takes a slice: slice item first, then the conditional decrement. Null when the budget refuses. */
+  /**
+   * Takes a slice: slice item first, then the conditional decrement. Null when the budget refuses.
+   * The item is a spare written ahead when one fits (then only the decrement waits).
+   */
   private take(interviewId: string, amount: number, retired = false): Promise<HeldSlice | null> {
     const p = (async () => {
       const now = this.deps.now();
+      const spare = await this.claimSpare(interviewId, amount, now);
+      if (spare) {
+        const s = await this.count(interviewId, spare.sliceId, spare.amount, spare.leaseUntil, retired, now);
+        if (s) return s;
+      }
       const sliceId = randomBytes(9).toString('base64url');
       const leaseUntil = now + this.deps.config.leaseMs;
       await this.deps.ledger.putSlice({ interviewId, sliceId, holder: this.deps.holder, amount, leaseUntil, now });
       // If this write fails without an answer, the slice item stays: the sweeper resolves it after its lease.
-      const ledger = await this.deps.ledger.allocate(interviewId, sliceId, amount, now);
-      if (!ledger) {
-        this.prefetchBlockedUntil.set(interviewId, now + PREFETCH_BACKOFF_MS);
-        // Less than `amount` remained (or the interview is closed): later takes that big are futile until a fresh view says otherwise.
-        this.lastRemaining.set(interviewId, Math.min(this.lastRemaining.get(interviewId) ?? Infinity, amount - 1));
-        await this.deps.ledger.deleteSlice(interviewId, sliceId).catch(() => {});
-        return null;
-      }
-      this.lastRemaining.set(interviewId, ledger.remaining);
-      const s = new HeldSlice(sliceId, interviewId, amount, leaseUntil, now);
-      s.retired = retired;
-      const list = this.slices.get(interviewId) ?? [];
-      list.push(s);
-      this.slices.set(interviewId, list);
-      this.deps.onLedger?.(ledger);
-      return s;
+      return this.count(interviewId, sliceId, amount, leaseUntil, retired, now);
     })();
     if (!retired) {
       this.takes.set(interviewId, p);
@@ -405,6 +420,78 @@ export class SlicePool {
       }).catch(() => {});
     }
     return p;
+  }
+
+  /** The conditional decrement for a written slice item; the held slice, or null (item deleted) when refused. */
+  private async count(interviewId: string, sliceId: string, amount: number, leaseUntil: number, retired: boolean, now: number): Promise<HeldSlice | null> {
+    const ledger = await this.deps.ledger.allocate(interviewId, sliceId, amount, now);
+    if (!ledger) {
+      this.prefetchBlockedUntil.set(interviewId, now + PREFETCH_BACKOFF_MS);
+      // Less than `amount` remained (or the interview is closed): later takes that big are futile until a fresh view says otherwise.
+      this.lastRemaining.set(interviewId, Math.min(this.lastRemaining.get(interviewId) ?? Infinity, amount - 1));
+      await this.deps.ledger.deleteSlice(interviewId, sliceId).catch(() => {});
+      return null;
+    }
+    this.lastRemaining.set(interviewId, ledger.remaining);
+    const s = new HeldSlice(sliceId, interviewId, amount, leaseUntil, now);
+    s.retired = retired;
+    s.forRequest = retired;
+    const list = this.slices.get(interviewId) ?? [];
+    list.push(s);
+    this.slices.set(interviewId, list);
+    this.deps.onLedger?.(ledger);
+    return s;
+  }
+
+  /** Takes the interview's spare for a take of `amount`, if it can serve it (else discards it). */
+  private async claimSpare(interviewId: string, amount: number, now: number): Promise<Spare | undefined> {
+    const spare = this.spares.get(interviewId);
+    if (!spare) return undefined;
+    this.spares.delete(interviewId);
+    // Bigger than the budget is known to have left: its decrement would fail, a wasted write.
+    const fits = spare.amount >= amount && spare.amount <= (this.lastRemaining.get(interviewId) ?? 0);
+    if (fits && this.spareUsable(spare, now) && (await spare.written)) return spare;
+    this.discardSpare(spare);
+    return undefined;
+  }
+
+  /**
+   * Only a spare with half its lease left is used: a sweeper touches only expired items, so it
+   * can never discard an item whose slice is being counted.
+   */
+  private spareUsable(spare: Spare, now: number): boolean {
+    return spare.leaseUntil - now >= this.deps.config.leaseMs / 2;
+  }
+
+  /**
+   * After a slow-path request, when the budget's tail is what made it slow: the next request will
+   * likely take that path too, a little bigger (a conversation's prompt grows each turn) or clamped
+   * to what remains, so its slice item is written now, sized for either.
+   */
+  private spareAfter(s: HeldSlice, ledger: LedgerItem): void {
+    const now = this.deps.now();
+    const open = ledger.endedAt === undefined && ledger.deadlineAt > now;
+    if (!open || ledger.remaining < this.deps.config.minCompletionTokens || this.cap(s.interviewId) >= this.deps.config.sliceTokens) return;
+    this.writeSpare(s.interviewId, Math.min(ledger.remaining, Math.ceil(s.amount * SPARE_HEADROOM)));
+  }
+
+  private writeSpare(interviewId: string, amount: number): void {
+    if (this.closed || this.spares.has(interviewId)) return;
+    const now = this.deps.now();
+    const sliceId = randomBytes(9).toString('base64url');
+    const leaseUntil = now + this.deps.config.leaseMs;
+    const written = this.deps.ledger.putSlice({ interviewId, sliceId, holder: this.deps.holder, amount, leaseUntil, now }).then(
+      () => true,
+      () => false,
+    );
+    this.spares.set(interviewId, { interviewId, sliceId, amount, leaseUntil, written });
+    this.track(written);
+  }
+
+  /** Deletes an unused spare's item (an uncounted item: deleting it is always safe). */
+  private discardSpare(spare: Spare): void {
+    if (this.spares.get(spare.interviewId) === spare) this.spares.delete(spare.interviewId);
+    this.track(spare.written.then(() => this.deps.ledger.deleteSlice(spare.interviewId, spare.sliceId)).catch(() => {}));
   }
 
   private async renew(s: HeldSlice, now: number): Promise<void> {
@@ -434,6 +521,7 @@ export class SlicePool {
       if (ledger) {
         this.lastRemaining.set(s.interviewId, ledger.remaining);
         this.deps.onLedger?.(ledger);
+        if (s.forRequest) this.spareAfter(s, ledger);
       }
       await this.deps.ledger.deleteSlice(s.interviewId, s.sliceId).catch(() => {});
       s.state = 'closed';
