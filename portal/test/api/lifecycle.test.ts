@@ -171,7 +171,15 @@ describe('interview lifecycle through the API', () => {
       20_000,
     );
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(ended.deadlineAt));
-    const op = await (await a.api(`/api/operations/destroy-${created.id}`)).json();
+    // The interview is marked ended inside the destroy, before the operation records its own end.
+    const op = await waitFor(
+      'destroy operation finished',
+      async () => {
+        const o = await (await a.api(`/api/operations/destroy-${created.id}`)).json();
+        return ['completed', 'failed', 'cancelled'].includes(o.status) ? o : undefined;
+      },
+      5_000,
+    );
     expect(op.type).toBe('destroy');
     expect(op.status).toBe('completed');
     expect(op.attempt).toBe(1);
