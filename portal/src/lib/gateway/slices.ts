@@ -291,6 +291,7 @@ export class SlicePool {
     await Promise.all(
       list.map((s) => {
         s.retired = true;
+        s.forRequest = false; // no spare for an interview whose access is closing
         return s.inflight === 0 && s.state === 'open' ? this.release(s) : Promise.resolve();
       }),
     );
