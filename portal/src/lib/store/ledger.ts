@@ -187,26 +187,16 @@ export class LedgerStore {
     amount: number,
     now: number,
   ): Promise<LedgerItem | null> {
-    const r = await conditional(() =>
-      this.background.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression:
-            'SET remaining = remaining - :a, sliced = sliced + :a, updatedAt = :now ADD openSlices :ids',
-          ConditionExpression:
-            'remaining >= :a AND deadlineAt > :now AND attribute_not_exists(endedAt) AND NOT contains(openSlices, :id)',
-          ExpressionAttributeValues: {
-            ':a': amount,
-            ':now': now,
-            ':ids': new Set([sliceId]),
-            ':id': sliceId,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
+    return this.updateLedger(
+      interviewId,
+      {
+        update: 'SET remaining = remaining - :a, sliced = sliced + :a, updatedAt = :now ADD openSlices :ids',
+        condition:
+          'remaining >= :a AND deadlineAt > :now AND attribute_not_exists(endedAt) AND NOT contains(openSlices, :id)',
+        values: { ':a': amount, ':now': now, ':ids': new Set([sliceId]), ':id': sliceId },
+      },
+      this.background,
     );
-    return (r?.Attributes as LedgerItem | undefined) ?? null;
   }
 
   /**
@@ -224,31 +214,27 @@ export class LedgerStore {
     const used = t.usedIn + t.usedOut;
     if (used > amount)
       throw new Error(`slice ${sliceId}: charges ${used} exceed its amount ${amount}`);
-    const r = await conditional(() =>
-      this.background.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression:
-            'SET remaining = remaining + :back, sliced = sliced - :a, usedIn = usedIn + :ui, usedOut = usedOut + :uo, ' +
-            'requests = requests + :rq, estimated = estimated + :est, updatedAt = :now DELETE openSlices :ids',
-          ConditionExpression: 'contains(openSlices, :id)',
-          ExpressionAttributeValues: {
-            ':back': amount - used,
-            ':a': amount,
-            ':ui': t.usedIn,
-            ':uo': t.usedOut,
-            ':rq': t.requests,
-            ':est': t.estimated,
-            ':now': now,
-            ':ids': new Set([sliceId]),
-            ':id': sliceId,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
+    return this.updateLedger(
+      interviewId,
+      {
+        update:
+          'SET remaining = remaining + :back, sliced = sliced - :a, usedIn = usedIn + :ui, usedOut = usedOut + :uo, ' +
+          'requests = requests + :rq, estimated = estimated + :est, updatedAt = :now DELETE openSlices :ids',
+        condition: 'contains(openSlices, :id)',
+        values: {
+          ':back': amount - used,
+          ':a': amount,
+          ':ui': t.usedIn,
+          ':uo': t.usedOut,
+          ':rq': t.requests,
+          ':est': t.estimated,
+          ':now': now,
+          ':ids': new Set([sliceId]),
+          ':id': sliceId,
+        },
+      },
+      this.background,
     );
-    return (r?.Attributes as LedgerItem | undefined) ?? null;
   }
 
   /** Adds tokens and/or moves the deadline later. Null when the ledger is missing or the deadline would move earlier. */
@@ -274,50 +260,44 @@ export class LedgerStore {
       values[':d'] = change.deadlineAt;
       condition += ' AND deadlineAt <= :d';
     }
-    const r = await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression: 'SET ' + sets.join(', '),
-          ConditionExpression: condition,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
-    return (r?.Attributes as LedgerItem | undefined) ?? null;
+    return this.updateLedger(interviewId, { update: 'SET ' + sets.join(', '), condition, values });
   }
 
   /** Ends AI access (idempotent: keeps the first end time). Null when the ledger is missing. */
   async end(interviewId: string, now: number): Promise<LedgerItem | null> {
-    const r = await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression:
-            'SET endedAt = if_not_exists(endedAt, :now), updatedAt = :now, version = version + :one',
-          ConditionExpression: 'attribute_exists(interviewId)',
-          ExpressionAttributeValues: { ':now': now, ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
-    return (r?.Attributes as LedgerItem | undefined) ?? null;
+    return this.updateLedger(interviewId, {
+      update: 'SET endedAt = if_not_exists(endedAt, :now), updatedAt = :now, version = version + :one',
+      condition: 'attribute_exists(interviewId)',
+      values: { ':now': now, ':one': 1 },
+    });
   }
 
   /** Records that every token issued so far is revoked. Null when the ledger is missing. */
   async revokeTokens(interviewId: string, now: number): Promise<LedgerItem | null> {
+    return this.updateLedger(interviewId, {
+      update: 'SET tokensRevokedAt = :now, updatedAt = :now, version = version + :one',
+      condition: 'attribute_exists(interviewId)',
+      values: { ':now': now, ':one': 1 },
+    });
+  }
+
+  /**
+   * One conditional update of the ledger item, returning its new state; null when the condition
+   * failed. Every budget change is one of these (dynalite has no transactions).
+   */
+  private async updateLedger(
+    interviewId: string,
+    u: { update: string; condition: string; values: Record<string, unknown> },
+    client: DynamoDBDocumentClient = this.db,
+  ): Promise<LedgerItem | null> {
     const r = await conditional(() =>
-      this.db.send(
+      client.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { interviewId, sk: LEDGER_SK },
-          UpdateExpression:
-            'SET tokensRevokedAt = :now, updatedAt = :now, version = version + :one',
-          ConditionExpression: 'attribute_exists(interviewId)',
-          ExpressionAttributeValues: { ':now': now, ':one': 1 },
+          UpdateExpression: u.update,
+          ConditionExpression: u.condition,
+          ExpressionAttributeValues: u.values,
           ReturnValues: 'ALL_NEW',
         }),
       ),
