@@ -69,8 +69,10 @@ describe('the deadline is law', () => {
     expect(res.status).toBe(200);
     const pending = readSse(res);
     await new Promise((r) => setTimeout(r, 100));
-    const u = await gw.endAccess(id);
-    expect(u.endedAt).toBeDefined();
+    const ended = (await gw.endAccess(id))!;
+    expect(ended.first).toBe(true);
+    expect(ended.usage.endedAt).toBeDefined();
+    expect((await gw.endAccess(id))!.first).toBe(false); // idempotent: the first end stands
     const sse = await pending;
     expect(sse.error?.code).toBe('ai_access_ended');
     const again = await h.fetch(gw, chatRequest(token, { messages: [user('again')] }));

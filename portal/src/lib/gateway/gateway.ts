@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TableNames } from '../config/env';
-import { ApiError, badRequest, isApiError, notFound } from '../http/errors';
+import { ApiError, badRequest, isApiError } from '../http/errors';
 import type { TokenStore } from '../store/gateway-tokens';
 import type { LedgerStore, LedgerItem } from '../store/ledger';
 import { WorkerDocumentClient } from '../store/worker-client';
@@ -362,16 +362,21 @@ export class Gateway {
     return interviewId;
   }
 
-  /** Ends AI access early: new requests are refused, running ones cut, slices returned. */
-  async endAccess(interviewId: string): Promise<UsageSnapshot> {
-    const ledger = await this.ledger.end(interviewId, this.now());
-    if (!ledger) throw notFound('AI ledger');
+  /**
+   * Ends AI access early: new requests are refused, running ones cut, slices returned. Null when
+   * the interview has no ledger yet; `first` says whether this call ended it (the end is
+   * idempotent and keeps the first time).
+   */
+  async endAccess(interviewId: string): Promise<{ usage: UsageSnapshot; first: boolean } | null> {
+    const now = this.now();
+    const ledger = await this.ledger.end(interviewId, now);
+    if (!ledger) return null;
     this.access.applyLedger(ledger);
     this.stopInterview(interviewId, 'ended');
     await this.pool.releaseInterview(interviewId);
     const u = (await this.usage(interviewId))!;
     this.usageEvents.publish(u);
-    return u;
+    return { usage: u, first: ledger.endedAt === now };
   }
 
   /** The meter, read fresh (ledger + every process's slices). Null when the interview has no ledger. */

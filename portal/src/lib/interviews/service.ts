@@ -24,7 +24,7 @@ export type OperationQueue = Pick<OperationsEngine, 'enqueue' | 'setDeadline'>;
  */
 export interface AiControl {
   syncLimits(interview: Pick<InterviewRecord, 'id' | 'deadlineAt' | 'ai'>): Promise<UsageSnapshot | null>;
-  endAccess(interviewId: string): Promise<UsageSnapshot>;
+  endAccess(interviewId: string): Promise<{ usage: UsageSnapshot; first: boolean } | null>;
   usage(interviewId: string): Promise<UsageSnapshot | null>;
 }
 
@@ -177,11 +177,10 @@ export class InterviewService {
   async endAiAccess(id: string): Promise<UsageSnapshot> {
     const interview = await this.require(id);
     if (!isLive(interview.status)) throw conflict(`Interview has ${interview.status}; its AI access is already over`);
-    const ai = this.aiControl();
-    const before = await ai.usage(id);
-    if (!before) throw conflict('AI access opens when the interview is provisioned; nothing to end yet');
-    const usage = await ai.endAccess(id);
-    if (before.endedAt === undefined) {
+    const ended = await this.aiControl().endAccess(id);
+    if (!ended) throw conflict('AI access opens when the interview is provisioned; nothing to end yet');
+    const { usage, first } = ended;
+    if (first) {
       await this.deps.audit?.record({ actor: 'interviewer', action: 'ai.access_ended', interviewId: id, details: { used: usage.used, budget: usage.budget } });
     }
     return usage;
