@@ -63,13 +63,19 @@ const DEFAULTS = {
   endGraceMs: 1_000,
 };
 
-// Hub events are shared by every subscriber: encode each once, not once per connection.
-const frames = new WeakMap<object, Uint8Array>();
-function cachedFrame(event: object, make: () => Uint8Array): Uint8Array {
-  let f = frames.get(event);
-  if (!f) frames.set(event, (f = make()));
-  return f;
+/**
+ * Hub events are shared by every subscriber: encode each once, not once per connection. One cache
+ * per way of framing an event (a stream that frames events differently needs its own).
+ */
+export function frameCache(): (event: object, make: () => Uint8Array) => Uint8Array {
+  const frames = new WeakMap<object, Uint8Array>();
+  return (event, make) => {
+    let f = frames.get(event);
+    if (!f) frames.set(event, (f = make()));
+    return f;
+  };
 }
+const cachedFrame = frameCache();
 const operationFrame = (e: OperationEvent) =>
   cachedFrame(e, () => sseFrame(String(e.seq), e.kind, e));
 const feedFrame = (e: FeedEvent) => cachedFrame(e, () => sseFrame(e.id, e.type, e));

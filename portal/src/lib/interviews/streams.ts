@@ -1,4 +1,4 @@
-import { globalEventStream, type SseOptions } from '../events/sse';
+import { frameCache, globalEventStream, type SseOptions } from '../events/sse';
 import { sseFrame } from '../events/sse-channel';
 import type { EventHub } from '../events/hub';
 import type { UsageSnapshot } from '../gateway/ledger';
@@ -20,41 +20,55 @@ interface StreamDeps {
   usage: () => Promise<UsageSnapshot | null>;
 }
 
-export function interviewEventStream(request: Request, interviewId: string, deps: StreamDeps, options?: SseOptions) {
+/** A stream of one interview's events from the global feed, opening with its current meter. */
+function meterStream(
+  request: Request,
+  interviewId: string,
+  deps: StreamDeps,
+  s: { select: (e: FeedEvent) => boolean; frame?: (e: FeedEvent) => Uint8Array; initial: (u: UsageSnapshot) => Uint8Array },
+  options?: SseOptions,
+) {
   return globalEventStream(
     request,
     {
       hub: deps.hub,
       feed: deps.feed,
-      select: (e) => e.interviewId === interviewId,
+      select: (e) => e.interviewId === interviewId && s.select(e),
+      ...(s.frame && { frame: s.frame }),
       initial: async () => {
         const u = await deps.usage().catch(() => null);
-        return u ? sseFrame(undefined, 'interview.usage', { type: 'interview.usage', interviewId, data: u, ts: u.at }) : undefined;
+        return u ? s.initial(u) : undefined;
       },
     },
     options,
   );
 }
 
+export function interviewEventStream(request: Request, interviewId: string, deps: StreamDeps, options?: SseOptions) {
+  return meterStream(
+    request,
+    interviewId,
+    deps,
+    {
+      select: () => true,
+      initial: (u) => sseFrame(undefined, 'interview.usage', { type: 'interview.usage', interviewId, data: u, ts: u.at }),
+    },
+    options,
+  );
+}
+
 // Shared by every candidate connection: each event is encoded once (like the full frames).
-const candidateFrames = new WeakMap<FeedEvent, Uint8Array>();
+const candidateFrame = frameCache();
 
 export function candidateUsageStream(request: Request, interviewId: string, deps: StreamDeps, options?: SseOptions) {
-  return globalEventStream(
+  return meterStream(
     request,
+    interviewId,
+    deps,
     {
-      hub: deps.hub,
-      feed: deps.feed,
-      select: (e) => e.type === 'interview.usage' && e.interviewId === interviewId,
-      frame: (e) => {
-        let f = candidateFrames.get(e);
-        if (!f) candidateFrames.set(e, (f = sseFrame(e.id, 'usage', meterOnly(e.data as unknown as UsageSnapshot))));
-        return f;
-      },
-      initial: async () => {
-        const u = await deps.usage().catch(() => null);
-        return u ? sseFrame(undefined, 'usage', meterOnly(u)) : undefined;
-      },
+      select: (e) => e.type === 'interview.usage',
+      frame: (e) => candidateFrame(e, () => sseFrame(e.id, 'usage', meterOnly(e.data as unknown as UsageSnapshot))),
+      initial: (u) => sseFrame(undefined, 'usage', meterOnly(u)),
     },
     options,
   );
