@@ -58,6 +58,7 @@ const TOKEN_DELAY_MS = Number(process.env.TOKEN_DELAY_MS ?? 10);
 const BARE_PROXY = process.env.BARE_PROXY !== '0';
 const WARMUP = 4; // requests per worker before measuring
 const TIGHT_EVERY = Number(process.env.TIGHT_EVERY ?? 10); // every 10th interview (with ≥ 10 workers) gets a budget that runs out
+const isTight = (worker: number) => CONCURRENCY >= TIGHT_EVERY && worker % TIGHT_EVERY === 0;
 
 interface Shared {
   endpoint: string;
@@ -245,7 +246,7 @@ async function main(): Promise<void> {
     id: `iv_bench_${i}`,
     deadlineAt: Date.now() + 3_600_000,
     // Tight budgets (~400 tokens, ~6 answers) run out a third of the way in; the rest never do.
-    ai: { tokenBudget: CONCURRENCY >= TIGHT_EVERY && i % TIGHT_EVERY === 0 ? 40 * (perWorker / 4) : 1_000_000 },
+    ai: { tokenBudget: isTight(i) ? 40 * (perWorker / 4) : 1_000_000 },
   }));
   gwProc.send({ cmd: 'issue', interviews });
   const { tokens } = (await next('tokens')) as { tokens: string[] };
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
         const viaGateway = (i + w) % 2 === 1;
         const s = await stream(viaGateway ? gateway : direct, viaGateway ? token : apiKey, body, viaGateway ? 'gateway' : 'direct');
         if (i >= WARMUP) {
-          if (viaGateway) s.tight = interviews[w]!.ai.tokenBudget < 1_000_000;
+          if (viaGateway) s.tight = isTight(w);
           samples.push(s);
           if (++done % 500 === 0) console.log(`  ${done} requests, ${((performance.now() - started) / 1000).toFixed(1)} s`);
         }

@@ -16,9 +16,9 @@ import type { OwnSlice } from './ledger';
  *
  * A request bigger than any free slice gets a slice of its own size ("the slow path": one
  * conditional decrement for that request), released as soon as it settles. Near the end of a
- * budget every request takes that path, so after each such take the pool writes the next one's
- * slice item ahead (a spare: uncounted, harmless if never used — the sweeper discards it after
- * its lease), and the next take is then one write instead of two.
+ * budget every request takes that path, so when such a slice is released the pool writes the next
+ * one's slice item ahead (a spare: uncounted, harmless if never used — the sweeper discards it
+ * after its lease), and the next take is then one write instead of two.
  */
 export interface SlicePoolConfig {
   sliceTokens: number;
@@ -408,11 +408,10 @@ export class SlicePool {
         const s = await this.count(interviewId, spare.sliceId, spare.amount, spare.leaseUntil, retired, now);
         if (s) return s;
       }
-      const sliceId = randomBytes(9).toString('base64url');
-      const leaseUntil = now + this.deps.config.leaseMs;
-      await this.deps.ledger.putSlice({ interviewId, sliceId, holder: this.deps.holder, amount, leaseUntil, now });
+      const item = this.writeItem(interviewId, amount, now);
       // If this write fails without an answer, the slice item stays: the sweeper resolves it after its lease.
-      return this.count(interviewId, sliceId, amount, leaseUntil, retired, now);
+      await item.written;
+      return this.count(interviewId, item.sliceId, amount, item.leaseUntil, retired, now);
     })();
     if (!retired) {
       this.takes.set(interviewId, p);
@@ -470,23 +469,27 @@ export class SlicePool {
    * to what remains, so its slice item is written now, sized for either.
    */
   private spareAfter(s: HeldSlice, ledger: LedgerItem): void {
+    const { interviewId } = s;
     const now = this.deps.now();
     const open = ledger.endedAt === undefined && ledger.deadlineAt > now;
-    if (!open || ledger.remaining < this.deps.config.minCompletionTokens || this.cap(s.interviewId) >= this.deps.config.sliceTokens) return;
-    this.writeSpare(s.interviewId, Math.min(ledger.remaining, Math.ceil(s.amount * SPARE_HEADROOM)));
-  }
-
-  private writeSpare(interviewId: string, amount: number): void {
-    if (this.closed || this.spares.has(interviewId)) return;
-    const now = this.deps.now();
-    const sliceId = randomBytes(9).toString('base64url');
-    const leaseUntil = now + this.deps.config.leaseMs;
-    const written = this.deps.ledger.putSlice({ interviewId, sliceId, holder: this.deps.holder, amount, leaseUntil, now }).then(
+    if (this.closed || !open || this.spares.has(interviewId)) return;
+    if (ledger.remaining < this.deps.config.minCompletionTokens || this.cap(interviewId) >= this.deps.config.sliceTokens) return;
+    const amount = Math.min(ledger.remaining, Math.ceil(s.amount * SPARE_HEADROOM));
+    const item = this.writeItem(interviewId, amount, now);
+    const written = item.written.then(
       () => true,
       () => false,
     );
-    this.spares.set(interviewId, { interviewId, sliceId, amount, leaseUntil, written });
+    this.spares.set(interviewId, { interviewId, sliceId: item.sliceId, amount, leaseUntil: item.leaseUntil, written });
     this.track(written);
+  }
+
+  /** Writes a new (uncounted) slice item with a fresh lease. */
+  private writeItem(interviewId: string, amount: number, now: number): { sliceId: string; leaseUntil: number; written: Promise<void> } {
+    const sliceId = randomBytes(9).toString('base64url');
+    const leaseUntil = now + this.deps.config.leaseMs;
+    const written = this.deps.ledger.putSlice({ interviewId, sliceId, holder: this.deps.holder, amount, leaseUntil, now });
+    return { sliceId, leaseUntil, written };
   }
 
   /** Deletes an unused spare's item (an uncounted item: deleting it is always safe). */
