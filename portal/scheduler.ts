@@ -42,7 +42,11 @@ const ai = new GatewayAccessAdmin({ db, tables: config.tables });
 const hooks = new InterviewLifecycle({
   store: new InterviewStore(db, config.tables.interviews),
   publisher,
-  specOptions: gatewaySpecOptions({ admin: ai, gatewayUrl: () => `${config.publicUrl}/api/ai/v1`, log: logger }),
+  specOptions: gatewaySpecOptions({
+    admin: ai,
+    gatewayUrl: () => `${config.publicUrl}/api/ai/v1`,
+    log: logger,
+  }),
   onEnding: revokeOnEnding({ revoke: (id) => ai.revoke(id), log: logger }),
 });
 await startSchedulerProcess({ config, db, driver, hooks, publisher, logger });

@@ -30,7 +30,8 @@ async function main() {
     void handle(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
-    if (runtime.instanceProxy?.handles(req)) return runtime.instanceProxy.upgrade(req, socket, head);
+    if (runtime.instanceProxy?.handles(req))
+      return runtime.instanceProxy.upgrade(req, socket, head);
     void upgrade(req, socket, head);
   });
   await new Promise<void>((resolve, reject) => {

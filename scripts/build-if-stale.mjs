@@ -39,4 +39,5 @@ export function ensureBuilt(root, { quiet = false } = {}) {
   writeFileSync(stampFile, current);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) ensureBuilt(path.resolve(path.dirname(process.argv[1]), '..'));
+if (import.meta.url === `file://${process.argv[1]}`)
+  ensureBuilt(path.resolve(path.dirname(process.argv[1]), '..'));

@@ -24,14 +24,25 @@ const step = (title, cmd, args) => {
   console.log(`\n▶ ${title}`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
-    console.error(`✗ ${title} failed (exit ${r.status}). Fix the error above and run npm start again.`);
+    console.error(
+      `✗ ${title} failed (exit ${r.status}). Fix the error above and run npm start again.`,
+    );
     process.exit(r.status ?? 1);
   }
 };
 
-if ((process.env.DRIVER ?? 'local') === 'local' && existsSync(path.join(root, 'instance/runtime/install.mjs'))) {
+if (
+  (process.env.DRIVER ?? 'local') === 'local' &&
+  existsSync(path.join(root, 'instance/runtime/install.mjs'))
+) {
   step('code-server runtime', process.execPath, ['instance/runtime/install.mjs']);
-  step('AI extension (.vsix, installed into the shared extensions dir)', 'npm', ['run', '--silent', 'build', '-w', 'instance/extension']);
+  step('AI extension (.vsix, installed into the shared extensions dir)', 'npm', [
+    'run',
+    '--silent',
+    'build',
+    '-w',
+    'instance/extension',
+  ]);
 }
 ensureBuilt(root);
 

@@ -27,7 +27,8 @@ for (const inst of running) {
   try {
     const r = await driver.destroy(inst.interviewId, {
       signal: new AbortController().signal,
-      log: (level, m) => (level === 'debug' ? undefined : console.log(`  [${inst.interviewId}] ${m}`)),
+      log: (level, m) =>
+        level === 'debug' ? undefined : console.log(`  [${inst.interviewId}] ${m}`),
     });
     if (r.archive && 'error' in r.archive) failed++;
   } catch (e) {

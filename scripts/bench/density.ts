@@ -35,25 +35,51 @@ async function main() {
     storage: new FsStorage(path.join(dataDir, 'storage')),
     sandbox: (process.env.SANDBOX ?? 'auto') as 'auto',
   });
-  const proxy = createInstanceProxy({ resolveSocket: (id) => driver.socketOf(id), secret, adminToken: secret, audit: () => {} });
-  const server = http.createServer((req, res) => (proxy.handles(req) ? proxy.web(req, res) : res.writeHead(404).end()));
+  const proxy = createInstanceProxy({
+    resolveSocket: (id) => driver.socketOf(id),
+    secret,
+    adminToken: secret,
+    audit: () => {},
+  });
+  const server = http.createServer((req, res) =>
+    proxy.handles(req) ? proxy.web(req, res) : res.writeHead(404).end(),
+  );
   server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    env: { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_CACHE_HOME: path.join(home, '.cache'), TMPDIR: home, PATH: '/usr/bin:/bin' },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    env: {
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_CACHE_HOME: path.join(home, '.cache'),
+      TMPDIR: home,
+      PATH: '/usr/bin:/bin',
+    },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const context = await browser.newContext();
-  await context.addCookies([{ name: 'admin_session', value: createAdminSession(secret).value, url }]);
+  await context.addCookies([
+    { name: 'admin_session', value: createAdminSession(secret).value, url },
+  ]);
 
   const pgids: number[] = [];
   let totalPss = 0;
   try {
     for (let i = 0; i < max && totalPss < limitGb * 1024; i++) {
       const id = `dens-${i}`;
-      const info = await driver.create({ interviewId: id, challengeId: 'py-log-aggregation', deadlineAt: Date.now() + 3_600_000 }, ctx);
+      const info = await driver.create(
+        { interviewId: id, challengeId: 'py-log-aggregation', deadlineAt: Date.now() + 3_600_000 },
+        ctx,
+      );
       pgids.push(info.details!.pid as number);
       const page = await context.newPage();
       const t0 = performance.now();
@@ -64,7 +90,9 @@ async function main() {
       await new Promise((r) => setTimeout(r, 2000));
       const pss = await Promise.all(pgids.map((g) => groupMemoryMb(g, 'pss')));
       totalPss = pss.reduce((a, b) => a + b, 0);
-      console.log(`instance ${i + 1}: workbench ${loadMs.toFixed(0)} ms, this ${pss.at(-1)!.toFixed(0)} MiB PSS, all ${totalPss.toFixed(0)} MiB`);
+      console.log(
+        `instance ${i + 1}: workbench ${loadMs.toFixed(0)} ms, this ${pss.at(-1)!.toFixed(0)} MiB PSS, all ${totalPss.toFixed(0)} MiB`,
+      );
     }
   } finally {
     await browser.close().catch(() => {});

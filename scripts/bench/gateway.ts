@@ -95,21 +95,27 @@ async function gatewayRole(shared: Shared): Promise<void> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   let cpuAtStart = process.cpuUsage();
-  process.on('message', async (m: { cmd: string; interviews?: { id: string; deadlineAt: number; ai: { tokenBudget: number } }[] }) => {
-    if (m.cmd === 'issue') {
-      cpuAtStart = process.cpuUsage();
-      const tokens = [];
-      for (const i of m.interviews!) tokens.push((await gw.issueToken(i)).token);
-      process.send!({ cmd: 'tokens', tokens });
-    } else if (m.cmd === 'close') {
-      const c = process.cpuUsage(cpuAtStart);
-      const cpuMs = (c.user + c.system) / 1000;
-      server.close();
-      await gw.close({ graceMs: 5000 });
-      process.send!({ cmd: 'closed', cpuMs });
-      setTimeout(() => process.exit(0), 50);
-    }
-  });
+  process.on(
+    'message',
+    async (m: {
+      cmd: string;
+      interviews?: { id: string; deadlineAt: number; ai: { tokenBudget: number } }[];
+    }) => {
+      if (m.cmd === 'issue') {
+        cpuAtStart = process.cpuUsage();
+        const tokens = [];
+        for (const i of m.interviews!) tokens.push((await gw.issueToken(i)).token);
+        process.send!({ cmd: 'tokens', tokens });
+      } else if (m.cmd === 'close') {
+        const c = process.cpuUsage(cpuAtStart);
+        const cpuMs = (c.user + c.system) / 1000;
+        server.close();
+        await gw.close({ graceMs: 5000 });
+        process.send!({ cmd: 'closed', cpuMs });
+        setTimeout(() => process.exit(0), 50);
+      }
+    },
+  );
   process.send!({ cmd: 'ready', port: (server.address() as { port: number }).port });
 }
 
@@ -122,7 +128,14 @@ async function proxyRole(upstreamUrl: string): Promise<void> {
   const server = http.createServer((req, res) => {
     res.socket?.setNoDelay(true);
     const up = http.request(
-      { host: target.hostname, port: target.port, path: `/v1${req.url!.replace(/^\/api\/ai\/v1/, '')}`, method: req.method, headers: req.headers, agent },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: `/v1${req.url!.replace(/^\/api\/ai\/v1/, '')}`,
+        method: req.method,
+        headers: req.headers,
+        agent,
+      },
       (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
@@ -171,7 +184,11 @@ function stream(url: URL, token: string, body: string, kind: Sample['kind']): Pr
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (res) => {
         res.setEncoding('utf8');
@@ -181,7 +198,9 @@ function stream(url: URL, token: string, body: string, kind: Sample['kind']): Pr
             if (CONTENT.test(seen)) ttft = performance.now() - t0;
           }
         });
-        res.on('end', () => resolve({ kind, status: res.statusCode ?? 0, ttft, total: performance.now() - t0 }));
+        res.on('end', () =>
+          resolve({ kind, status: res.statusCode ?? 0, ttft, total: performance.now() - t0 }),
+        );
         res.on('error', fail);
       },
     );
@@ -210,34 +229,60 @@ async function main(): Promise<void> {
   const apiKey = `sk-bench-${randomBytes(16).toString('hex')}`;
   const upstream: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(portalDir, 'test', 'support', 'openai-upstream.ts'), '--key', apiKey, '--no-records', '--defaults', JSON.stringify({ tokens: TOKENS, tokenDelayMs: TOKEN_DELAY_MS })],
+    [
+      '--import',
+      'tsx',
+      path.join(portalDir, 'test', 'support', 'openai-upstream.ts'),
+      '--key',
+      apiKey,
+      '--no-records',
+      '--defaults',
+      JSON.stringify({ tokens: TOKENS, tokenDelayMs: TOKEN_DELAY_MS }),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'], cwd: portalDir },
   );
   children.push(upstream);
-  const upLine = await new Promise<string>((resolve) => createInterface({ input: upstream.stdout! }).once('line', resolve));
+  const upLine = await new Promise<string>((resolve) =>
+    createInterface({ input: upstream.stdout! }).once('line', resolve),
+  );
   const upstreamUrl = (JSON.parse(upLine) as { url: string }).url;
 
   const shared: Shared = { endpoint: dynalite.endpoint, tables, upstreamUrl, apiKey };
   // GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const gwArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const gwProc = fork(self, ['gateway', JSON.stringify(shared)], { execArgv: ['--import', 'tsx', ...gwArgs], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.push(gwProc);
-  const next = (cmd: string) => new Promise<Record<string, unknown>>((resolve) => {
-    const on = (m: Record<string, unknown>) => {
-      if (m.cmd === cmd) {
-        gwProc.off('message', on);
-        resolve(m);
-      }
-    };
-    gwProc.on('message', on);
+  const gwProc = fork(self, ['gateway', JSON.stringify(shared)], {
+    execArgv: ['--import', 'tsx', ...gwArgs],
+    cwd: portalDir,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  children.push(gwProc);
+  const next = (cmd: string) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const on = (m: Record<string, unknown>) => {
+        if (m.cmd === cmd) {
+          gwProc.off('message', on);
+          resolve(m);
+        }
+      };
+      gwProc.on('message', on);
+    });
   const { port } = (await next('ready')) as { port: number };
   let proxyPort = 0;
   let proxyProc: ChildProcess | undefined;
   if (BARE_PROXY) {
-    proxyProc = fork(self, ['proxy', upstreamUrl], { execArgv: ['--import', 'tsx', ...(process.env.PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean)], cwd: portalDir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    proxyProc = fork(self, ['proxy', upstreamUrl], {
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      ],
+      cwd: portalDir,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     children.push(proxyProc);
-    proxyPort = await new Promise<number>((r) => proxyProc!.once('message', (m: { port: number }) => r(m.port)));
+    proxyPort = await new Promise<number>((r) =>
+      proxyProc!.once('message', (m: { port: number }) => r(m.port)),
+    );
     proxyProc.send({ cmd: 'start' });
   }
 
@@ -274,11 +319,19 @@ async function main(): Promise<void> {
       for (let i = 0; i < WARMUP + perWorker; i++) {
         // Interleave, starting on alternating sides per worker.
         const viaGateway = (i + w) % 2 === 1;
-        const s = await stream(viaGateway ? gateway : direct, viaGateway ? token : apiKey, body, viaGateway ? 'gateway' : 'direct');
+        const s = await stream(
+          viaGateway ? gateway : direct,
+          viaGateway ? token : apiKey,
+          body,
+          viaGateway ? 'gateway' : 'direct',
+        );
         if (i >= WARMUP) {
           if (viaGateway) s.tight = isTight(w);
           samples.push(s);
-          if (++done % 500 === 0) console.log(`  ${done} requests, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+          if (++done % 500 === 0)
+            console.log(
+              `  ${done} requests, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+            );
         }
         // The reference proxy after every direct request: same conditions, not counted in `requests`.
         if (BARE_PROXY && !viaGateway) {
@@ -295,7 +348,9 @@ async function main(): Promise<void> {
   let proxyCpuMs = NaN;
   if (proxyProc) {
     proxyProc.send({ cmd: 'cpu' });
-    proxyCpuMs = await new Promise<number>((r) => proxyProc!.once('message', (m: { cpuMs: number }) => r(m.cpuMs)));
+    proxyCpuMs = await new Promise<number>((r) =>
+      proxyProc!.once('message', (m: { cpuMs: number }) => r(m.cpuMs)),
+    );
     proxyProc.kill();
   }
 
@@ -312,18 +367,26 @@ async function main(): Promise<void> {
     let cursor: string | undefined;
     do {
       const page = await messages.list(iv.id, { limit: 500, ...(cursor && { cursor }) });
-      for (const m of page.items) if (m.role === 'assistant') charged += (m.tokensIn ?? 0) + (m.tokensOut ?? 0);
+      for (const m of page.items)
+        if (m.role === 'assistant') charged += (m.tokensIn ?? 0) + (m.tokensOut ?? 0);
       cursor = page.cursor;
     } while (cursor);
     overshoot += Math.max(0, charged - iv.ai.tokenBudget);
     mismatch += Math.abs(charged - used) + (l.remaining + used === iv.ai.tokenBudget ? 0 : 1);
   }
 
-  const ok = (k: Sample['kind']) => samples.filter((s) => s.kind === k && s.status === 200 && s.ttft >= 0);
+  const ok = (k: Sample['kind']) =>
+    samples.filter((s) => s.kind === k && s.status === 200 && s.ttft >= 0);
   const d = ok('direct');
   const g = ok('gateway');
-  const refused = samples.filter((s) => s.kind === 'gateway' && s.status !== 200 && s.status !== 0).length;
-  const stats = (xs: Sample[], f: (s: Sample) => number) => ({ p50: r2(pct(xs.map(f), 50)), p90: r2(pct(xs.map(f), 90)), p99: r2(pct(xs.map(f), 99)) });
+  const refused = samples.filter(
+    (s) => s.kind === 'gateway' && s.status !== 200 && s.status !== 0,
+  ).length;
+  const stats = (xs: Sample[], f: (s: Sample) => number) => ({
+    p50: r2(pct(xs.map(f), 50)),
+    p90: r2(pct(xs.map(f), 90)),
+    p99: r2(pct(xs.map(f), 99)),
+  });
   const dT = stats(d, (s) => s.ttft);
   const gT = stats(g, (s) => s.ttft);
   const dTotal = stats(d, (s) => s.total);
@@ -331,19 +394,37 @@ async function main(): Promise<void> {
   // The same overhead for the interviews with ample budgets (every reservation from a held slice, in
   // memory) and, apart, the tight ones' answers near the end of their budget (each reservation needs
   // conditional database writes before the call: DESIGN.md I5).
-  const gAmple = stats(g.filter((s) => !s.tight), (s) => s.ttft);
+  const gAmple = stats(
+    g.filter((s) => !s.tight),
+    (s) => s.ttft,
+  );
   const gTight = g.filter((s) => s.tight);
   const tT = stats(gTight, (s) => s.ttft);
   const pOk = proxySamples.filter((s) => s.status === 200 && s.ttft >= 0);
   const pT = stats(pOk, (s) => s.ttft);
-  console.log(`wall ${wall.toFixed(1)} s, ${samples.length} requests (${d.length} direct, ${g.length} gateway ok, ${refused} gateway refused: budget)`);
-  if (errors.length > 0) console.log(`${errors.length} requests failed (connection errors), e.g. ${errors.slice(0, 3).join('; ')}`);
+  console.log(
+    `wall ${wall.toFixed(1)} s, ${samples.length} requests (${d.length} direct, ${g.length} gateway ok, ${refused} gateway refused: budget)`,
+  );
+  if (errors.length > 0)
+    console.log(
+      `${errors.length} requests failed (connection errors), e.g. ${errors.slice(0, 3).join('; ')}`,
+    );
   console.log(`ttft   direct  ${JSON.stringify(dT)}  gateway ${JSON.stringify(gT)}`);
   console.log(`total  direct  ${JSON.stringify(dTotal)}  gateway ${JSON.stringify(gTotal)}`);
-  console.log(`ttft   gateway, ample budgets ${JSON.stringify(gAmple)}; tight budgets (${gTight.length} answers) ${JSON.stringify(tT)}`);
-  if (BARE_PROXY) console.log(`ttft   bare proxy (reference) ${JSON.stringify(pT)}, overhead p50 ${r2(pT.p50 - dT.p50)} ms, p99 ${r2(pT.p99 - dT.p99)} ms`);
-  console.log(`gateway process CPU ${Math.round(cpuMs)} ms for ${g.length + refused} requests (${r2(cpuMs / Math.max(1, g.length + refused))} ms each, all threads)`);
-  if (BARE_PROXY) console.log(`bare proxy process CPU ${Math.round(proxyCpuMs)} ms for ${proxySamples.length} requests (${r2(proxyCpuMs / Math.max(1, proxySamples.length))} ms each, all threads)`);
+  console.log(
+    `ttft   gateway, ample budgets ${JSON.stringify(gAmple)}; tight budgets (${gTight.length} answers) ${JSON.stringify(tT)}`,
+  );
+  if (BARE_PROXY)
+    console.log(
+      `ttft   bare proxy (reference) ${JSON.stringify(pT)}, overhead p50 ${r2(pT.p50 - dT.p50)} ms, p99 ${r2(pT.p99 - dT.p99)} ms`,
+    );
+  console.log(
+    `gateway process CPU ${Math.round(cpuMs)} ms for ${g.length + refused} requests (${r2(cpuMs / Math.max(1, g.length + refused))} ms each, all threads)`,
+  );
+  if (BARE_PROXY)
+    console.log(
+      `bare proxy process CPU ${Math.round(proxyCpuMs)} ms for ${proxySamples.length} requests (${r2(proxyCpuMs / Math.max(1, proxySamples.length))} ms each, all threads)`,
+    );
   console.log(`ledger: overshoot ${overshoot} tokens, ledger-vs-transcript mismatch ${mismatch}`);
 
   upstream.stdin!.end();

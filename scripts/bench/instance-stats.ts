@@ -7,7 +7,10 @@ export async function groupMemoryMb(pgid: number, field: 'rss' | 'pss'): Promise
   let kb = 0;
   for (const pid of await groupMembers(pgid)) {
     try {
-      const text = await readFile(field === 'rss' ? `/proc/${pid}/status` : `/proc/${pid}/smaps_rollup`, 'utf8');
+      const text = await readFile(
+        field === 'rss' ? `/proc/${pid}/status` : `/proc/${pid}/smaps_rollup`,
+        'utf8',
+      );
       const m = (field === 'rss' ? /^VmRSS:\s+(\d+)/m : /^Pss:\s+(\d+)/m).exec(text);
       if (m) kb += Number(m[1]);
     } catch {

@@ -33,8 +33,15 @@ async function main() {
     warmPoolSize: 1,
     checkProxy: async (id) => (await fetch(`${proxyUrl}/i/${id}/healthz`)).ok,
   });
-  const proxy = createInstanceProxy({ resolveSocket: (id) => driver.socketOf(id), secret, adminToken: secret, audit: () => {} });
-  const server = http.createServer((req, res) => (proxy.handles(req) ? proxy.web(req, res) : res.writeHead(404).end()));
+  const proxy = createInstanceProxy({
+    resolveSocket: (id) => driver.socketOf(id),
+    secret,
+    adminToken: secret,
+    audit: () => {},
+  });
+  const server = http.createServer((req, res) =>
+    proxy.handles(req) ? proxy.web(req, res) : res.writeHead(404).end(),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -46,7 +53,10 @@ async function main() {
     for (let i = 0; i < creates; i++) {
       const id = `bench-${i}`;
       const t0 = performance.now();
-      const info = await driver.create({ interviewId: id, challengeId: 'js-http-api-design', deadlineAt: Date.now() + 3_600_000 }, ctx);
+      const info = await driver.create(
+        { interviewId: id, challengeId: 'js-http-api-design', deadlineAt: Date.now() + 3_600_000 },
+        ctx,
+      );
       ready.push(performance.now() - t0);
       if (i === 0) {
         await new Promise((r) => setTimeout(r, 3000)); // let startup settle before measuring idle memory
@@ -55,14 +65,19 @@ async function main() {
       const t1 = performance.now();
       await driver.destroy(id, ctx);
       destroy.push(performance.now() - t1);
-      console.log(`create ${i + 1}/${creates}: ready ${ready.at(-1)!.toFixed(0)} ms, destroy ${destroy.at(-1)!.toFixed(0)} ms`);
+      console.log(
+        `create ${i + 1}/${creates}: ready ${ready.at(-1)!.toFixed(0)} ms, destroy ${destroy.at(-1)!.toFixed(0)} ms`,
+      );
     }
     const pool = (await driver.startWarmPool())!;
     for (let i = 0; i < creates; i++) {
       await pool.settled();
       const id = `bench-warm-${i}`;
       const t0 = performance.now();
-      const info = await driver.create({ interviewId: id, challengeId: 'js-http-api-design', deadlineAt: Date.now() + 3_600_000 }, ctx);
+      const info = await driver.create(
+        { interviewId: id, challengeId: 'js-http-api-design', deadlineAt: Date.now() + 3_600_000 },
+        ctx,
+      );
       warmReady.push(performance.now() - t0);
       if (!info.details?.warm) throw new Error('a warm-pool create started cold');
       await driver.destroy(id, ctx);

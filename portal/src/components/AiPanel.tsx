@@ -9,17 +9,36 @@ const n = (v: number) => v.toLocaleString();
  * The interview's AI assistant for the interviewer: the live token meter (fed by the page's
  * interview stream), ending AI access early, and the conversation on demand.
  */
-export function AiPanel({ interviewId, usage, live, onUsage }: { interviewId: string; usage: AiUsage | null; live: boolean; onUsage: (u: AiUsage) => void }) {
+export function AiPanel({
+  interviewId,
+  usage,
+  live,
+  onUsage,
+}: {
+  interviewId: string;
+  usage: AiUsage | null;
+  live: boolean;
+  onUsage: (u: AiUsage) => void;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [transcript, setTranscript] = useState<TranscriptMessage[] | null>(null);
 
   async function endAccess() {
-    if (!confirm('End the candidate’s AI access now? Answers in progress are cut; the IDE stays open.')) return;
+    if (
+      !confirm(
+        'End the candidate’s AI access now? Answers in progress are cut; the IDE stays open.',
+      )
+    )
+      return;
     setBusy(true);
     setError(null);
     try {
-      onUsage(await api<AiUsage>(`/api/interviews/${encodeURIComponent(interviewId)}/ai/end`, { method: 'POST' }));
+      onUsage(
+        await api<AiUsage>(`/api/interviews/${encodeURIComponent(interviewId)}/ai/end`, {
+          method: 'POST',
+        }),
+      );
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -30,7 +49,9 @@ export function AiPanel({ interviewId, usage, live, onUsage }: { interviewId: st
   async function loadTranscript() {
     setError(null);
     try {
-      const page = await api<{ messages: TranscriptMessage[] }>(`/api/interviews/${encodeURIComponent(interviewId)}/transcript?limit=500`);
+      const page = await api<{ messages: TranscriptMessage[] }>(
+        `/api/interviews/${encodeURIComponent(interviewId)}/transcript?limit=500`,
+      );
       setTranscript(page.messages);
     } catch (e) {
       setError((e as Error).message);
@@ -46,18 +67,34 @@ export function AiPanel({ interviewId, usage, live, onUsage }: { interviewId: st
       ) : (
         <>
           <label htmlFor="ai-meter">
-            {n(usage.used)} of {n(usage.budget)} tokens used{usage.reserved > 0 && ` · ${n(usage.reserved)} reserved`} · {n(usage.remaining)} left
+            {n(usage.used)} of {n(usage.budget)} tokens used
+            {usage.reserved > 0 && ` · ${n(usage.reserved)} reserved`} · {n(usage.remaining)} left
           </label>
-          <meter id="ai-meter" min={0} max={Math.max(usage.budget, 1)} value={usage.used} low={usage.budget * 0.7} high={usage.budget * 0.9} optimum={0} style={{ width: '100%' }} />
+          <meter
+            id="ai-meter"
+            min={0}
+            max={Math.max(usage.budget, 1)}
+            value={usage.used}
+            low={usage.budget * 0.7}
+            high={usage.budget * 0.9}
+            optimum={0}
+            style={{ width: '100%' }}
+          />
           <p className="muted">
-            {n(usage.requests)} requests ({n(usage.usedIn)} prompt, {n(usage.usedOut)} completion tokens)
-            {usage.estimatedRequests > 0 && ` · ${n(usage.estimatedRequests)} estimated (stopped before the provider reported usage)`}
+            {n(usage.requests)} requests ({n(usage.usedIn)} prompt, {n(usage.usedOut)} completion
+            tokens)
+            {usage.estimatedRequests > 0 &&
+              ` · ${n(usage.estimatedRequests)} estimated (stopped before the provider reported usage)`}
             {ended && ` · access ended ${new Date(usage.endedAt!).toLocaleTimeString()}`}
           </p>
         </>
       )}
       <div style={{ display: 'flex', gap: '0.5rem', flexWrap: 'wrap' }}>
-        <button className="secondary" disabled={busy || !live || ended || !usage} onClick={endAccess}>
+        <button
+          className="secondary"
+          disabled={busy || !live || ended || !usage}
+          onClick={endAccess}
+        >
           End AI access
         </button>
         <button className="secondary" onClick={loadTranscript}>
@@ -72,11 +109,13 @@ export function AiPanel({ interviewId, usage, live, onUsage }: { interviewId: st
           <ol aria-label="Conversation" style={{ paddingLeft: '1.25rem' }}>
             {transcript.map((m) => (
               <li key={m.id}>
-                <strong>{m.role}</strong> <span className="muted">{new Date(m.at).toLocaleTimeString()}</span>
+                <strong>{m.role}</strong>{' '}
+                <span className="muted">{new Date(m.at).toLocaleTimeString()}</span>
                 {m.role === 'assistant' && (
                   <span className="muted">
                     {' '}
-                    · {m.tokensIn ?? 0} in / {m.tokensOut ?? 0} out{m.estimated ? ' (estimated)' : ''} · {m.status}
+                    · {m.tokensIn ?? 0} in / {m.tokensOut ?? 0} out
+                    {m.estimated ? ' (estimated)' : ''} · {m.status}
                     {m.error && ` · ${m.error}`}
                   </span>
                 )}

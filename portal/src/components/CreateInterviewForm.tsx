@@ -5,8 +5,17 @@ import { api, ApiFailure, type Challenge, type Interview } from './api';
 /** Schedules an interview; shows the API's field errors next to the form. */
 export function CreateInterviewForm({ onCreated }: { onCreated: (iv: Interview) => void }) {
   const [challenges, setChallenges] = useState<Challenge[] | null>(null);
-  const [form, setForm] = useState({ candidateName: '', candidateEmail: '', challengeId: '', start: '', durationMinutes: 60, tokenBudget: 50000 });
-  const [error, setError] = useState<{ message: string; fields?: Record<string, string> } | null>(null);
+  const [form, setForm] = useState({
+    candidateName: '',
+    candidateEmail: '',
+    challengeId: '',
+    start: '',
+    durationMinutes: 60,
+    tokenBudget: 50000,
+  });
+  const [error, setError] = useState<{ message: string; fields?: Record<string, string> } | null>(
+    null,
+  );
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -36,29 +45,57 @@ export function CreateInterviewForm({ onCreated }: { onCreated: (iv: Interview) 
       onCreated(iv);
       setForm((f) => ({ ...f, candidateName: '', candidateEmail: '' }));
     } catch (err) {
-      setError(err instanceof ApiFailure ? { message: err.message, fields: err.fields } : { message: 'Failed' });
+      setError(
+        err instanceof ApiFailure
+          ? { message: err.message, fields: err.fields }
+          : { message: 'Failed' },
+      );
     } finally {
       setBusy(false);
     }
   }
 
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
     <section className="card">
       <h2>Schedule an interview</h2>
       <form onSubmit={submit} aria-describedby={error ? 'create-error' : undefined}>
-        <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(17rem, 1fr))', gap: '0 1rem' }}>
+        <div
+          style={{
+            display: 'grid',
+            gridTemplateColumns: 'repeat(auto-fit, minmax(17rem, 1fr))',
+            gap: '0 1rem',
+          }}
+        >
           <div>
             <label htmlFor="candidateName">Candidate name</label>
-            <input id="candidateName" value={form.candidateName} onChange={set('candidateName')} required maxLength={200} />
+            <input
+              id="candidateName"
+              value={form.candidateName}
+              onChange={set('candidateName')}
+              required
+              maxLength={200}
+            />
           </div>
           <div>
             <label htmlFor="candidateEmail">Candidate email (optional)</label>
-            <input id="candidateEmail" type="email" value={form.candidateEmail} onChange={set('candidateEmail')} />
+            <input
+              id="candidateEmail"
+              type="email"
+              value={form.candidateEmail}
+              onChange={set('candidateEmail')}
+            />
           </div>
           <div>
             <label htmlFor="challengeId">Challenge</label>
-            <select id="challengeId" value={form.challengeId} onChange={set('challengeId')} required disabled={!challenges}>
+            <select
+              id="challengeId"
+              value={form.challengeId}
+              onChange={set('challengeId')}
+              required
+              disabled={!challenges}
+            >
               {challenges?.map((c) => (
                 <option key={c.id} value={c.id}>
                   {c.title} ({c.language}, {c.difficulty})
@@ -72,11 +109,27 @@ export function CreateInterviewForm({ onCreated }: { onCreated: (iv: Interview) 
           </div>
           <div>
             <label htmlFor="durationMinutes">Duration (minutes)</label>
-            <input id="durationMinutes" type="number" min={5} max={480} value={form.durationMinutes} onChange={set('durationMinutes')} required />
+            <input
+              id="durationMinutes"
+              type="number"
+              min={5}
+              max={480}
+              value={form.durationMinutes}
+              onChange={set('durationMinutes')}
+              required
+            />
           </div>
           <div>
             <label htmlFor="tokenBudget">AI token budget</label>
-            <input id="tokenBudget" type="number" min={0} max={10000000} value={form.tokenBudget} onChange={set('tokenBudget')} required />
+            <input
+              id="tokenBudget"
+              type="number"
+              min={0}
+              max={10000000}
+              value={form.tokenBudget}
+              onChange={set('tokenBudget')}
+              required
+            />
           </div>
         </div>
         <div style={{ marginTop: '1rem' }}>

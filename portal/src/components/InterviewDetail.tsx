@@ -48,7 +48,10 @@ export function InterviewDetail({ id }: { id: string }) {
     setBusy(true);
     setError(null);
     try {
-      const updated = await api<Interview & { usage?: AiUsage }>(`/api/interviews/${encodeURIComponent(id)}/${path}`, { json });
+      const updated = await api<Interview & { usage?: AiUsage }>(
+        `/api/interviews/${encodeURIComponent(id)}/${path}`,
+        { json },
+      );
       setIv(updated);
       if (updated.usage) setUsage(updated.usage);
     } catch (e) {
@@ -58,15 +61,23 @@ export function InterviewDetail({ id }: { id: string }) {
     }
   }
 
-  if (!iv) return <section className="card">{error ? <ErrorAlert>{error}</ErrorAlert> : <p className="muted">Loading…</p>}</section>;
-  const ended = ['ended', 'failed', 'cancelled'].includes(iv.status) || Boolean(iv.destroyOperationId);
+  if (!iv)
+    return (
+      <section className="card">
+        {error ? <ErrorAlert>{error}</ErrorAlert> : <p className="muted">Loading…</p>}
+      </section>
+    );
+  const ended =
+    ['ended', 'failed', 'cancelled'].includes(iv.status) || Boolean(iv.destroyOperationId);
   return (
     <>
       <section className="card">
         <h1>{iv.candidateName}</h1>
         <p>
-          <span className="status">{iv.status}</span> · {iv.challengeId} · starts {new Date(iv.scheduledAt).toLocaleString()} · time left{' '}
-          <Countdown until={iv.deadlineAt} label="time left" /> · AI budget {iv.ai.tokenBudget.toLocaleString()} tokens
+          <span className="status">{iv.status}</span> · {iv.challengeId} · starts{' '}
+          {new Date(iv.scheduledAt).toLocaleString()} · time left{' '}
+          <Countdown until={iv.deadlineAt} label="time left" /> · AI budget{' '}
+          {iv.ai.tokenBudget.toLocaleString()} tokens
           {usage && ` (${usage.remaining.toLocaleString()} left)`}
         </p>
         {iv.candidateUrl && (
@@ -75,13 +86,30 @@ export function InterviewDetail({ id }: { id: string }) {
           </p>
         )}
         <div style={{ display: 'flex', gap: '0.5rem', flexWrap: 'wrap' }}>
-          <button className="secondary" disabled={busy || ended} onClick={() => act('extend', { minutes: 15 })}>
+          <button
+            className="secondary"
+            disabled={busy || ended}
+            onClick={() => act('extend', { minutes: 15 })}
+          >
             +15 minutes
           </button>
-          <button className="secondary" disabled={busy || ended} onClick={() => act('extend', { tokens: 10000 })}>
+          <button
+            className="secondary"
+            disabled={busy || ended}
+            onClick={() => act('extend', { tokens: 10000 })}
+          >
             +10,000 tokens
           </button>
-          <button disabled={busy || ended} onClick={() => act('destroy', {}, 'End this interview now? The workspace is archived and the IDE destroyed.')}>
+          <button
+            disabled={busy || ended}
+            onClick={() =>
+              act(
+                'destroy',
+                {},
+                'End this interview now? The workspace is archived and the IDE destroyed.',
+              )
+            }
+          >
             End interview
           </button>
         </div>
@@ -89,7 +117,9 @@ export function InterviewDetail({ id }: { id: string }) {
       </section>
       <AiPanel interviewId={id} usage={usage} live={!ended} onUsage={setUsage} />
       <OperationLog operationId={iv.operationId} title="Provisioning" />
-      {iv.destroyOperationId && <OperationLog operationId={iv.destroyOperationId} title="Teardown" />}
+      {iv.destroyOperationId && (
+        <OperationLog operationId={iv.destroyOperationId} title="Teardown" />
+      )}
     </>
   );
 }

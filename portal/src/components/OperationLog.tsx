@@ -51,7 +51,9 @@ export function OperationLog({ operationId, title }: { operationId: string; titl
           {entries.map((e) => (
             <div key={e.seq}>
               {new Date(e.ts).toLocaleTimeString()}{' '}
-              {e.kind === 'log' ? `[${e.level}] ${e.message}` : `— ${e.kind}: ${e.status ?? ''}${e.message ? ` (${e.message})` : ''}`}
+              {e.kind === 'log'
+                ? `[${e.level}] ${e.message}`
+                : `— ${e.kind}: ${e.status ?? ''}${e.message ? ` (${e.message})` : ''}`}
             </div>
           ))}
         </pre>

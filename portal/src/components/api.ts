@@ -12,7 +12,10 @@ export class ApiFailure extends Error {
   }
 }
 
-export async function api<T>(path: string, init: { method?: string; json?: unknown } = {}): Promise<T> {
+export async function api<T>(
+  path: string,
+  init: { method?: string; json?: unknown } = {},
+): Promise<T> {
   const res = await fetch(path, {
     method: init.method ?? (init.json !== undefined ? 'POST' : 'GET'),
     headers: init.json !== undefined ? { 'content-type': 'application/json' } : undefined,
@@ -20,7 +23,11 @@ export async function api<T>(path: string, init: { method?: string; json?: unkno
     credentials: 'same-origin',
   });
   const body = await res.json().catch(() => null);
-  if (res.status === 401 && typeof window !== 'undefined' && !location.pathname.startsWith('/login')) {
+  if (
+    res.status === 401 &&
+    typeof window !== 'undefined' &&
+    !location.pathname.startsWith('/login')
+  ) {
     location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
   }
   if (!res.ok) {

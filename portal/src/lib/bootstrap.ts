@@ -28,7 +28,12 @@ import { probeHttp } from './http/probe';
 import { AuditLog } from './audit/audit-log';
 import { AuditStore } from './store/audit';
 import { createGateway, gatewayConfig, resolveSettingsKey } from './gateway';
-import { followAccessChanges, gatewaySpecOptions, revokeOnEnding, usageToFeed } from './interviews/ai-access';
+import {
+  followAccessChanges,
+  gatewaySpecOptions,
+  revokeOnEnding,
+  usageToFeed,
+} from './interviews/ai-access';
 
 /**
  * Builds the process-wide runtime from a validated config: database (embedded dynalite unless
@@ -99,7 +104,11 @@ export async function bootstrap(config: Config): Promise<Runtime> {
   const lifecycle = new InterviewLifecycle({
     store: interviewStore,
     publisher: hub,
-    specOptions: gatewaySpecOptions({ admin: gateway, gatewayUrl: () => `${config.publicUrl}/api/ai/v1`, log }),
+    specOptions: gatewaySpecOptions({
+      admin: gateway,
+      gatewayUrl: () => `${config.publicUrl}/api/ai/v1`,
+      log,
+    }),
     onEnding: revokeOnEnding({ revoke: (id) => gateway.revoke(id), log }),
   });
   const storage = createStorage(config);
@@ -172,7 +181,14 @@ export async function bootstrap(config: Config): Promise<Runtime> {
         closers.push(() => driver.stopWarmPool());
       }
       if (config.SCHEDULER_ENABLED) {
-        const s = await startScheduler({ config, driver, hooks: lifecycle, publisher: hub, engine, log });
+        const s = await startScheduler({
+          config,
+          driver,
+          hooks: lifecycle,
+          publisher: hub,
+          engine,
+          log,
+        });
         scheduler = s;
         closers.push(() => s.close());
       }

@@ -33,7 +33,12 @@ let noKey: PortalProcess;
 
 beforeAll(async () => {
   [db, upstream] = await Promise.all([startTestDb(), startUpstream({ apiKey: PROVIDER_KEY })]);
-  const common = { DRIVER: 'fake', SCHEDULER_POLL_MS: '200', LEASE_MS: '3000', OPENAI_BASE_URL: upstream.url };
+  const common = {
+    DRIVER: 'fake',
+    SCHEDULER_POLL_MS: '200',
+    LEASE_MS: '3000',
+    OPENAI_BASE_URL: upstream.url,
+  };
   const env = {
     ...common,
     OPENAI_API_KEY: PROVIDER_KEY,
@@ -69,7 +74,12 @@ const reading: Promise<void>[] = [];
 
 /** Keeps a copy of a response (headers and the whole body as it streams) for the leak check. */
 function capture(url: string, res: Response): Response {
-  const rec: Seen = { url, status: res.status, headers: [...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n'), body: '' };
+  const rec: Seen = {
+    url,
+    status: res.status,
+    headers: [...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n'),
+    body: '',
+  };
   seen.push(rec);
   const copy = res.clone();
   reading.push(
@@ -77,7 +87,8 @@ function capture(url: string, res: Response): Response {
       if (!copy.body) return;
       const decoder = new TextDecoder();
       try {
-        for await (const chunk of copy.body as unknown as AsyncIterable<Uint8Array>) rec.body += decoder.decode(chunk, { stream: true });
+        for await (const chunk of copy.body as unknown as AsyncIterable<Uint8Array>)
+          rec.body += decoder.decode(chunk, { stream: true });
       } catch {
         // An aborted stream: what arrived is kept.
       }
@@ -97,12 +108,21 @@ async function admin(p: PortalProcess, pathname: string, init: Init = {}): Promi
 }
 
 /** A request with a gateway token (the candidate's IDE), to any route. */
-async function withToken(p: PortalProcess, token: string, pathname: string, init: Init = {}): Promise<Response> {
+async function withToken(
+  p: PortalProcess,
+  token: string,
+  pathname: string,
+  init: Init = {},
+): Promise<Response> {
   const { json, ...rest } = init;
   const headers = new Headers(rest.headers);
   headers.set('authorization', `Bearer ${token}`);
   if (json !== undefined) headers.set('content-type', 'application/json');
-  const res = await fetch(p.url + pathname, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+  const res = await fetch(p.url + pathname, {
+    ...rest,
+    headers,
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
   return capture(p.url + pathname, res);
 }
 
@@ -110,7 +130,9 @@ async function withToken(p: PortalProcess, token: string, pathname: string, init
 async function expectError(res: Response, status: number | number[], code?: string) {
   const text = await res.text();
   expect([status].flat(), `${res.url} → ${res.status} ${text}`).toContain(res.status);
-  const body = JSON.parse(text) as { error: { code: string; message: string; fields?: Record<string, string> } };
+  const body = JSON.parse(text) as {
+    error: { code: string; message: string; fields?: Record<string, string> };
+  };
   expect(typeof body.error.code).toBe('string');
   expect(typeof body.error.message).toBe('string');
   if (code) expect(body.error.code, `${res.url}: ${text}`).toBe(code);
@@ -141,10 +163,21 @@ interface SseConn {
 const openStreams: SseConn[] = [];
 afterAll(() => openStreams.forEach((s) => s.close()));
 
-async function openSse(p: PortalProcess, pathname: string, authorization: string, lastEventId?: string): Promise<SseConn> {
+async function openSse(
+  p: PortalProcess,
+  pathname: string,
+  authorization: string,
+  lastEventId?: string,
+): Promise<SseConn> {
   const ctrl = new AbortController();
-  const headers: Record<string, string> = { authorization, ...(lastEventId && { 'last-event-id': lastEventId }) };
-  const res = capture(p.url + pathname, await fetch(p.url + pathname, { headers, signal: ctrl.signal }));
+  const headers: Record<string, string> = {
+    authorization,
+    ...(lastEventId && { 'last-event-id': lastEventId }),
+  };
+  const res = capture(
+    p.url + pathname,
+    await fetch(p.url + pathname, { headers, signal: ctrl.signal }),
+  );
   const events: SseEvent[] = [];
   const listeners = new Set<() => void>();
   if (res.ok) {
@@ -158,7 +191,8 @@ async function openSse(p: PortalProcess, pathname: string, authorization: string
     void (async () => {
       const decoder = new TextDecoder();
       try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+          parser.feed(decoder.decode(chunk, { stream: true }));
       } catch {
         // closed by the test
       }
@@ -180,7 +214,9 @@ async function openSse(p: PortalProcess, pathname: string, authorization: string
         listeners.add(check);
         timer = setTimeout(() => {
           listeners.delete(check);
-          const got = events.map((e) => `${e.event}#${e.id ?? '-'} ${e.data.slice(0, 160)}`).join('\n  ');
+          const got = events
+            .map((e) => `${e.event}#${e.id ?? '-'} ${e.data.slice(0, 160)}`)
+            .join('\n  ');
           reject(new Error(`${pathname}: timed out waiting for ${what}; got:\n  ${got}`));
         }, timeoutMs);
         check();
@@ -218,20 +254,34 @@ interface Provisioned {
 const recordFile = (p: PortalProcess) => path.join(p.dataDir, 'fake-driver.jsonl');
 
 /** Creates an interview on `p`, waits until it is ready, and reads the token its instance got. */
-async function provision(p: PortalProcess, name: string, tokenBudget: number): Promise<Provisioned> {
+async function provision(
+  p: PortalProcess,
+  name: string,
+  tokenBudget: number,
+): Promise<Provisioned> {
   const created = await ok(
     await admin(p, '/api/interviews', {
       method: 'POST',
-      json: { candidateName: name, challengeId: 'py-interval-scheduler', durationMinutes: 45, ai: { tokenBudget } },
+      json: {
+        candidateName: name,
+        challengeId: 'py-interval-scheduler',
+        durationMinutes: 45,
+        ai: { tokenBudget },
+      },
     }),
     201,
   );
   const id = created.id as string;
-  await waitFor(`${name} ready`, async () => ((await ok(await admin(p, `/api/interviews/${id}`))).status === 'ready' ? true : undefined));
+  await waitFor(`${name} ready`, async () =>
+    (await ok(await admin(p, `/api/interviews/${id}`))).status === 'ready' ? true : undefined,
+  );
   // Either process's scheduler may have provisioned it; each has its own fake-driver files.
   const instance = [a, b].map((q) => readFakeInstance(recordFile(q), id)).find((i) => i !== null);
   expect(instance?.options, `instance options of ${name}`).toBeDefined();
-  const { gatewayUrl, gatewayToken } = instance!.options as { gatewayUrl: string; gatewayToken: string };
+  const { gatewayUrl, gatewayToken } = instance!.options as {
+    gatewayUrl: string;
+    gatewayToken: string;
+  };
   expect(gatewayToken).toMatch(/^igw\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
   expect(gatewayUrl).toMatch(/^http:\/\/localhost:\d+\/api\/ai\/v1$/);
   return { id, token: gatewayToken, gatewayUrl, createOperationId: created.operationId as string };
@@ -255,7 +305,13 @@ async function metersAgree(id: string): Promise<void> {
 }
 
 function client(p: PortalProcess, token: string): OpenAI {
-  return new OpenAI({ apiKey: token, baseURL: `${p.url}/api/ai/v1`, maxRetries: 0, timeout: 20_000, fetch: captureFetch });
+  return new OpenAI({
+    apiKey: token,
+    baseURL: `${p.url}/api/ai/v1`,
+    maxRetries: 0,
+    timeout: 20_000,
+    fetch: captureFetch,
+  });
 }
 
 async function transcript(res: Response): Promise<TranscriptMessage[]> {
@@ -293,7 +349,11 @@ describe('the metered AI gateway through the portal', () => {
   let iv2Nonce: string;
 
   beforeAll(async () => {
-    [iv1, iv2, iv3] = await Promise.all([provision(a, 'Ada', 100_000), provision(b, 'Barbara', 50_000), provision(a, 'Carl', 50_000)]);
+    [iv1, iv2, iv3] = await Promise.all([
+      provision(a, 'Ada', 100_000),
+      provision(b, 'Barbara', 50_000),
+      provision(a, 'Carl', 50_000),
+    ]);
   });
 
   it('charges what the provider reported, streamed or not, on either process; both sides see the transcript', async () => {
@@ -331,7 +391,10 @@ describe('the metered AI gateway through the portal', () => {
           if (chunk.usage) usage = chunk.usage;
         }
       } else {
-        const completion = await client(c.p, iv1.token).chat.completions.create({ model: MODEL, messages });
+        const completion = await client(c.p, iv1.token).chat.completions.create({
+          model: MODEL,
+          messages,
+        });
         text = completion.choices[0]?.message.content ?? '';
         usage = completion.usage;
       }
@@ -339,17 +402,29 @@ describe('the metered AI gateway through the portal', () => {
       expect(rec?.done, where).toBe(true);
       const reported = rec!.reported!;
       expect(text, where).toBe(DEFAULT_ANSWER);
-      if (c.stream && !c.includeUsage) expect(usage, `${where}: the usage chunk it did not ask for`).toBeUndefined();
-      else expect({ prompt: usage?.prompt_tokens, completion: usage?.completion_tokens }, where).toEqual({ prompt: reported.prompt_tokens, completion: reported.completion_tokens });
+      if (c.stream && !c.includeUsage)
+        expect(usage, `${where}: the usage chunk it did not ask for`).toBeUndefined();
+      else
+        expect(
+          { prompt: usage?.prompt_tokens, completion: usage?.completion_tokens },
+          where,
+        ).toEqual({ prompt: reported.prompt_tokens, completion: reported.completion_tokens });
 
       const after = await meter(c.p, iv1.id);
-      expect(after.used - before.used, where).toBe(reported.prompt_tokens + reported.completion_tokens);
+      expect(after.used - before.used, where).toBe(
+        reported.prompt_tokens + reported.completion_tokens,
+      );
       expect(after.usedIn - before.usedIn, where).toBe(reported.prompt_tokens);
       expect(after.usedOut - before.usedOut, where).toBe(reported.completion_tokens);
       expect(after.requests - before.requests, where).toBe(1);
       expect(after.estimatedRequests, where).toBe(before.estimatedRequests);
       const own = await ok<Meter>(await withToken(c.p, iv1.token, '/api/ai/v1/usage'));
-      expect({ ...own, at: 0, reserved: 0, remaining: 0 }, where).toEqual({ ...after, at: 0, reserved: 0, remaining: 0 });
+      expect({ ...own, at: 0, reserved: 0, remaining: 0 }, where).toEqual({
+        ...after,
+        at: 0,
+        reserved: 0,
+        remaining: 0,
+      });
 
       // The interviewer (through A) and the candidate (through B) see the same exchange, with
       // the tokens that were charged.
@@ -380,10 +455,16 @@ describe('the metered AI gateway through the portal', () => {
     expect(initial).toMatchObject({ interviewId: iv2.id, budget: 50_000 });
 
     iv2Nonce = nonce('iv2');
-    await client(b, iv2.token).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `hi [[nonce:${iv2Nonce}]]` }] });
+    await client(b, iv2.token).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: `hi [[nonce:${iv2Nonce}]]` }],
+    });
     const reported = upstream.byNonce(iv2Nonce)!.reported!;
     const changed = await stream.find(
-      (e) => e.event === 'interview.usage' && e.id !== undefined && (JSON.parse(e.data).data as Meter).requests > initial.requests,
+      (e) =>
+        e.event === 'interview.usage' &&
+        e.id !== undefined &&
+        (JSON.parse(e.data).data as Meter).requests > initial.requests,
       'a usage event for the completion',
     );
     const u = JSON.parse(changed.data).data as Meter;
@@ -401,27 +482,51 @@ describe('the metered AI gateway through the portal', () => {
       expect(messages.length).toBeGreaterThan(0);
       expect(JSON.stringify(messages)).not.toContain(iv2Nonce);
     }
-    const events = await openSse(b, `/api/ai/v1/events?interviewId=${iv2.id}`, `Bearer ${iv1.token}`);
+    const events = await openSse(
+      b,
+      `/api/ai/v1/events?interviewId=${iv2.id}`,
+      `Bearer ${iv1.token}`,
+    );
     expect(events.status).toBe(200);
-    expect(JSON.parse((await events.find(() => true, 'the current meter')).data).interviewId).toBe(iv1.id);
+    expect(JSON.parse((await events.find(() => true, 'the current meter')).data).interviewId).toBe(
+      iv1.id,
+    );
     events.close();
     // Interview 2's own token does see its data (the check above can fail).
-    expect(JSON.stringify(await transcript(await withToken(a, iv2.token, '/api/ai/v1/transcript')))).toContain(iv2Nonce);
+    expect(
+      JSON.stringify(await transcript(await withToken(a, iv2.token, '/api/ai/v1/transcript'))),
+    ).toContain(iv2Nonce);
 
     // Interview 1's secret under interview 2's id is no token at all.
     const forged = `igw.${Buffer.from(iv2.id).toString('base64url')}.${iv1.token.split('.')[2]}`;
     for (const p of [a, b]) {
-      for (const route of ['/api/ai/v1/usage', '/api/ai/v1/transcript', '/api/ai/v1/events', '/api/ai/v1/models']) {
+      for (const route of [
+        '/api/ai/v1/usage',
+        '/api/ai/v1/transcript',
+        '/api/ai/v1/events',
+        '/api/ai/v1/models',
+      ]) {
         await expectError(await withToken(p, forged, route), 401, 'invalid_token');
       }
-      await expectError(await withToken(p, forged, '/api/ai/v1/chat/completions', { method: 'POST', json: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } }), 401, 'invalid_token');
+      await expectError(
+        await withToken(p, forged, '/api/ai/v1/chat/completions', {
+          method: 'POST',
+          json: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] },
+        }),
+        401,
+        'invalid_token',
+      );
     }
 
     // Every interviewer route, for the other interview and for its own.
     const settingsBefore = await ok(await admin(a, '/api/settings/ai'));
     const routes: [string, string, unknown?][] = [
       ['GET', '/api/interviews'],
-      ['POST', '/api/interviews', { candidateName: 'Mallory', challengeId: 'py-interval-scheduler', durationMinutes: 30 }],
+      [
+        'POST',
+        '/api/interviews',
+        { candidateName: 'Mallory', challengeId: 'py-interval-scheduler', durationMinutes: 30 },
+      ],
       ['GET', '/api/challenges'],
       ['GET', '/api/events'],
       ['GET', '/api/settings/ai'],
@@ -446,7 +551,10 @@ describe('the metered AI gateway through the portal', () => {
     }
     for (const p of [a, b]) {
       for (const [method, route, json] of routes) {
-        const res = await withToken(p, iv1.token, route, { method, ...(json !== undefined && { json }) });
+        const res = await withToken(p, iv1.token, route, {
+          method,
+          ...(json !== undefined && { json }),
+        });
         await expectError(res, [401, 403]);
       }
     }
@@ -459,7 +567,9 @@ describe('the metered AI gateway through the portal', () => {
       expect((await meter(a, iv.id)).endedAt).toBeUndefined();
     }
     expect((await meter(b, iv2.id)).budget).toBe(50_000);
-    const list = await ok<{ items: { candidateName: string }[] }>(await admin(a, '/api/interviews?limit=100'));
+    const list = await ok<{ items: { candidateName: string }[] }>(
+      await admin(a, '/api/interviews?limit=100'),
+    );
     expect(list.items.map((i) => i.candidateName)).not.toContain('Mallory');
   });
 
@@ -474,23 +584,42 @@ describe('the metered AI gateway through the portal', () => {
 
     // Extend on A.
     const extendAt = Date.now();
-    const extended = await ok(await admin(a, `/api/interviews/${iv3.id}/extend`, { method: 'POST', json: { tokens: 5000 } }));
+    const extended = await ok(
+      await admin(a, `/api/interviews/${iv3.id}/extend`, {
+        method: 'POST',
+        json: { tokens: 5000 },
+      }),
+    );
     expect(extended.ai.tokenBudget).toBe(55_000);
     expect(extended.usage).toMatchObject({ interviewId: iv3.id, budget: 55_000 });
-    const grown = await events.find((e) => e.event === 'usage' && JSON.parse(e.data).budget === 55_000, 'the new budget', 3000);
+    const grown = await events.find(
+      (e) => e.event === 'usage' && JSON.parse(e.data).budget === 55_000,
+      'the new budget',
+      3000,
+    );
     expect(grown.id).toMatch(/^\d{13}#/);
     expect(grown.at - extendAt, 'extension → candidate stream on B (ms)').toBeLessThanOrEqual(1000);
 
     // A quick answer on A moves the meter; a client that saw only the extension resumes after it.
     const quick = nonce('quick');
-    await client(a, iv3.token).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `Quick [[nonce:${quick}]]` }] });
-    const moved = await events.find((e) => e.id !== undefined && JSON.parse(e.data).requests === 1, 'the meter after the quick answer', 3000);
+    await client(a, iv3.token).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: `Quick [[nonce:${quick}]]` }],
+    });
+    const moved = await events.find(
+      (e) => e.id !== undefined && JSON.parse(e.data).requests === 1,
+      'the meter after the quick answer',
+      3000,
+    );
     const resumed = await openSse(a, '/api/ai/v1/events', `Bearer ${iv3.token}`, grown.id);
     expect(resumed.status).toBe(200);
     await resumed.find((e) => e.id === moved.id, 'the missed event, replayed');
     expect(resumed.events[0]!.id).toBeUndefined(); // the current meter first
     const ids = resumed.events.filter((e) => e.id !== undefined).map((e) => e.id!);
-    expect(ids.every((id) => id > grown.id!), `resumed after ${grown.id}: ${ids.join(', ')}`).toBe(true);
+    expect(
+      ids.every((id) => id > grown.id!),
+      `resumed after ${grown.id}: ${ids.join(', ')}`,
+    ).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     resumed.close();
 
@@ -498,7 +627,12 @@ describe('the metered AI gateway through the portal', () => {
     const n = nonce('cut');
     const answer = await client(b, iv3.token).chat.completions.create({
       model: MODEL,
-      messages: [{ role: 'user', content: `Write a long essay [[nonce:${n}]] [[upstream {"tokens":400,"tokenDelayMs":20}]]` }],
+      messages: [
+        {
+          role: 'user',
+          content: `Write a long essay [[nonce:${n}]] [[upstream {"tokens":400,"tokenDelayMs":20}]]`,
+        },
+      ],
       stream: true,
     });
     let received = '';
@@ -519,24 +653,44 @@ describe('the metered AI gateway through the portal', () => {
 
     // …when the interviewer ends AI access on A.
     const endAt = Date.now();
-    const ended = await ok<Meter>(await admin(a, `/api/interviews/${iv3.id}/ai/end`, { method: 'POST' }));
+    const ended = await ok<Meter>(
+      await admin(a, `/api/interviews/${iv3.id}/ai/end`, { method: 'POST' }),
+    );
     expect(ended.endedAt).toBeTypeOf('number');
-    const seenEnd = await events.find((e) => e.event === 'usage' && JSON.parse(e.data).endedAt !== undefined, 'endedAt', 3000);
+    const seenEnd = await events.find(
+      (e) => e.event === 'usage' && JSON.parse(e.data).endedAt !== undefined,
+      'endedAt',
+      3000,
+    );
     expect(seenEnd.id).toMatch(/^\d{13}#/);
-    expect(seenEnd.at - endAt, 'end of access → candidate stream on B (ms)').toBeLessThanOrEqual(1000);
+    expect(seenEnd.at - endAt, 'end of access → candidate stream on B (ms)').toBeLessThanOrEqual(
+      1000,
+    );
 
     const cut = await outcome;
-    expect(cut.error, `the answer on B ran to its end: ${received.length} chars`).toBeInstanceOf(APIError);
+    expect(cut.error, `the answer on B ran to its end: ${received.length} chars`).toBeInstanceOf(
+      APIError,
+    );
     expect((cut.error as APIError).code).toBe('ai_access_ended');
     expect(cut.at - endAt, 'end of access → answer on B cut (ms)').toBeLessThanOrEqual(1500);
     // The provider call was stopped too (no more generation paid for).
-    await waitFor('the upstream call aborted', async () => (upstream.byNonce(n)?.aborted ? true : undefined), 3000);
+    await waitFor(
+      'the upstream call aborted',
+      async () => (upstream.byNonce(n)?.aborted ? true : undefined),
+      3000,
+    );
     expect(upstream.byNonce(n)!.generated).toBeLessThan(400);
 
     // New requests are refused on both processes, streamed or not.
     for (const p of [a, b]) {
       for (const stream of [false, true]) {
-        const err = await apiError(() => client(p, iv3.token).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'more' }], stream }));
+        const err = await apiError(() =>
+          client(p, iv3.token).chat.completions.create({
+            model: MODEL,
+            messages: [{ role: 'user', content: 'more' }],
+            stream,
+          }),
+        );
         expect(err.status).toBe(403);
         expect(err.code).toBe('ai_access_ended');
       }
@@ -550,13 +704,18 @@ describe('the metered AI gateway through the portal', () => {
     await metersAgree(iv3.id);
     const final = await meter(b, iv3.id);
     expect(final.endedAt).toBe(ended.endedAt);
-    const charged = iv3Messages.filter((m) => m.role === 'assistant').map((m) => m.tokensIn! + m.tokensOut!);
+    const charged = iv3Messages
+      .filter((m) => m.role === 'assistant')
+      .map((m) => m.tokensIn! + m.tokensOut!);
     expect(charged).toHaveLength(2); // the quick answer and the cut one; refused requests cost nothing
     expect(final.used).toBe(charged[0]! + charged[1]!);
     expect(final.used).toBeLessThanOrEqual(final.budget);
 
     // Ending again changes nothing (and is not audited again: see the audit test).
-    expect((await ok<Meter>(await admin(b, `/api/interviews/${iv3.id}/ai/end`, { method: 'POST' }))).endedAt).toBe(ended.endedAt);
+    expect(
+      (await ok<Meter>(await admin(b, `/api/interviews/${iv3.id}/ai/end`, { method: 'POST' })))
+        .endedAt,
+    ).toBe(ended.endedAt);
     events.close();
   });
 
@@ -565,13 +724,23 @@ describe('the metered AI gateway through the portal', () => {
     const settings = await ok(await admin(noKey, '/api/settings/ai'));
     expect(settings).toMatchObject({ configured: false, source: 'none' });
     for (const stream of [false, true]) {
-      const err = await apiError(() => client(noKey, iv2.token).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hello?' }], stream }));
+      const err = await apiError(() =>
+        client(noKey, iv2.token).chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'user', content: 'hello?' }],
+          stream,
+        }),
+      );
       expect(err.status).toBe(503);
       expect(err.code).toBe('ai_not_configured');
     }
     // The token itself is fine there: the rest of the candidate API answers.
-    expect((await ok<Meter>(await withToken(noKey, iv2.token, '/api/ai/v1/usage'))).interviewId).toBe(iv2.id);
-    expect((await ok(await withToken(noKey, iv2.token, '/api/ai/v1/models'))).data.length).toBeGreaterThan(0);
+    expect(
+      (await ok<Meter>(await withToken(noKey, iv2.token, '/api/ai/v1/usage'))).interviewId,
+    ).toBe(iv2.id);
+    expect(
+      (await ok(await withToken(noKey, iv2.token, '/api/ai/v1/models'))).data.length,
+    ).toBeGreaterThan(0);
     expect((await ok(await admin(noKey, '/api/health'))).status).toBe('ok');
     expect(noKey.proc.exitCode).toBeNull();
     // Nothing was sent upstream on its behalf.
@@ -582,38 +751,74 @@ describe('the metered AI gateway through the portal', () => {
     // Both processes have the token's interview cached: revocation must reach each cache.
     for (const p of [a, b]) await ok(await withToken(p, iv1.token, '/api/ai/v1/usage'));
     await ok(await admin(a, `/api/interviews/${iv1.id}/destroy`, { method: 'POST' }), 202);
-    await waitFor('ended', async () => ((await ok(await admin(b, `/api/interviews/${iv1.id}`))).status === 'ended' ? true : undefined));
+    await waitFor('ended', async () =>
+      (await ok(await admin(b, `/api/interviews/${iv1.id}`))).status === 'ended' ? true : undefined,
+    );
     // The process that ran the destroy revoked at once; the other hears of it through the event
     // hub, within the 1 s that I7 allows for events crossing processes.
     for (const p of [a, b]) {
       await waitFor(
         `the token refused by ${p === a ? 'A' : 'B'}`,
-        async () => ((await withToken(p, iv1.token, '/api/ai/v1/usage')).status === 401 ? true : undefined),
+        async () =>
+          (await withToken(p, iv1.token, '/api/ai/v1/usage')).status === 401 ? true : undefined,
         1000,
       );
     }
     for (const p of [a, b]) {
-      for (const route of ['/api/ai/v1/usage', '/api/ai/v1/transcript', '/api/ai/v1/models', '/api/ai/v1/events']) {
+      for (const route of [
+        '/api/ai/v1/usage',
+        '/api/ai/v1/transcript',
+        '/api/ai/v1/models',
+        '/api/ai/v1/events',
+      ]) {
         await expectError(await withToken(p, iv1.token, route), 401, 'token_revoked');
       }
       for (const stream of [false, true]) {
-        const err = await apiError(() => client(p, iv1.token).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still there?' }], stream }));
+        const err = await apiError(() =>
+          client(p, iv1.token).chat.completions.create({
+            model: MODEL,
+            messages: [{ role: 'user', content: 'still there?' }],
+            stream,
+          }),
+        );
         expect(err.status).toBe(401);
         expect(err.code).toBe('token_revoked');
       }
     }
     // The interviewer keeps the transcript (I3).
-    expect((await transcript(await admin(b, `/api/interviews/${iv1.id}/transcript`))).length).toBeGreaterThanOrEqual(8);
+    expect(
+      (await transcript(await admin(b, `/api/interviews/${iv1.id}/transcript`))).length,
+    ).toBeGreaterThanOrEqual(8);
   });
 
   it("the audit trail holds the interviewer's actions, once each, and nothing done with a gateway token", async () => {
-    type Entry = { id: string; at: string; actor: string; action: string; interviewId: string; details: Record<string, unknown> };
-    const trail = async (p: PortalProcess, id: string) => (await ok<{ entries: Entry[]; nextCursor?: string }>(await admin(p, `/api/interviews/${id}/audit`))).entries;
+    type Entry = {
+      id: string;
+      at: string;
+      actor: string;
+      action: string;
+      interviewId: string;
+      details: Record<string, unknown>;
+    };
+    const trail = async (p: PortalProcess, id: string) =>
+      (
+        await ok<{ entries: Entry[]; nextCursor?: string }>(
+          await admin(p, `/api/interviews/${id}/audit`),
+        )
+      ).entries;
     const iv3Trail = await trail(b, iv3.id);
-    expect(iv3Trail.map((e) => e.action)).toEqual(['interview.created', 'interview.extended', 'ai.access_ended']);
-    for (const e of iv3Trail) expect(e).toMatchObject({ interviewId: iv3.id, actor: 'interviewer' });
+    expect(iv3Trail.map((e) => e.action)).toEqual([
+      'interview.created',
+      'interview.extended',
+      'ai.access_ended',
+    ]);
+    for (const e of iv3Trail)
+      expect(e).toMatchObject({ interviewId: iv3.id, actor: 'interviewer' });
     expect(iv3Trail[1]!.details).toMatchObject({ tokens: 5000, tokenBudget: 55_000 });
-    expect((await trail(a, iv1.id)).map((e) => e.action)).toEqual(['interview.created', 'interview.ended_early']);
+    expect((await trail(a, iv1.id)).map((e) => e.action)).toEqual([
+      'interview.created',
+      'interview.ended_early',
+    ]);
     // Interview 2 saw only refused attempts with interview 1's token.
     expect((await trail(a, iv2.id)).map((e) => e.action)).toEqual(['interview.created']);
   });
@@ -629,43 +834,115 @@ describe('the metered AI gateway through the portal', () => {
         ['POST', '/extend'],
       ] as const) {
         const init = { method, ...(suffix === '/extend' && { json: { tokens: 10 } }) };
-        const bad = await expectError(await admin(p, `/api/interviews/not-an-id${suffix}`, init), 400, 'bad_request');
+        const bad = await expectError(
+          await admin(p, `/api/interviews/not-an-id${suffix}`, init),
+          400,
+          'bad_request',
+        );
         expect(bad.fields).toHaveProperty(['params.id']);
-        await expectError(await admin(p, `/api/interviews/${unknown}${suffix}`, init), 404, 'not_found');
+        await expectError(
+          await admin(p, `/api/interviews/${unknown}${suffix}`, init),
+          404,
+          'not_found',
+        );
       }
       await expectError(await admin(p, '/api/interviews/not-an-id/transcript'), 400, 'bad_request');
       // Extension bodies.
-      for (const json of [{}, { tokens: -5 }, { tokens: 1.5 }, { minutes: 0 }, { tokens: 10, budget: 1 }]) {
-        await expectError(await admin(p, `/api/interviews/${iv2.id}/extend`, { method: 'POST', json }), 400, 'bad_request');
+      for (const json of [
+        {},
+        { tokens: -5 },
+        { tokens: 1.5 },
+        { minutes: 0 },
+        { tokens: 10, budget: 1 },
+      ]) {
+        await expectError(
+          await admin(p, `/api/interviews/${iv2.id}/extend`, { method: 'POST', json }),
+          400,
+          'bad_request',
+        );
       }
       // Resume points that are no event id.
       for (const last of ['nope', '12', '1700000000000#x']) {
-        await expectError(await withToken(p, iv2.token, '/api/ai/v1/events', { headers: { 'last-event-id': last } }), 400, 'bad_request');
-        await expectError(await admin(p, `/api/interviews/${iv2.id}/events`, { headers: { 'last-event-id': last } }), 400, 'bad_request');
-        await expectError(await withToken(p, iv2.token, `/api/ai/v1/events?lastEventId=${encodeURIComponent(last)}`), 400, 'bad_request');
+        await expectError(
+          await withToken(p, iv2.token, '/api/ai/v1/events', {
+            headers: { 'last-event-id': last },
+          }),
+          400,
+          'bad_request',
+        );
+        await expectError(
+          await admin(p, `/api/interviews/${iv2.id}/events`, {
+            headers: { 'last-event-id': last },
+          }),
+          400,
+          'bad_request',
+        );
+        await expectError(
+          await withToken(
+            p,
+            iv2.token,
+            `/api/ai/v1/events?lastEventId=${encodeURIComponent(last)}`,
+          ),
+          400,
+          'bad_request',
+        );
       }
       // Page sizes.
       for (const limit of ['0', '501', 'ten', '-1', '2.5']) {
-        const e1 = await expectError(await withToken(p, iv2.token, `/api/ai/v1/transcript?limit=${limit}`), 400, 'bad_request');
+        const e1 = await expectError(
+          await withToken(p, iv2.token, `/api/ai/v1/transcript?limit=${limit}`),
+          400,
+          'bad_request',
+        );
         expect(e1.fields).toHaveProperty(['query.limit']);
-        await expectError(await admin(p, `/api/interviews/${iv2.id}/transcript?limit=${limit}`), 400, 'bad_request');
-        await expectError(await admin(p, `/api/interviews/${iv2.id}/audit?limit=${limit}`), 400, 'bad_request');
+        await expectError(
+          await admin(p, `/api/interviews/${iv2.id}/transcript?limit=${limit}`),
+          400,
+          'bad_request',
+        );
+        await expectError(
+          await admin(p, `/api/interviews/${iv2.id}/audit?limit=${limit}`),
+          400,
+          'bad_request',
+        );
       }
-      await expectError(await admin(p, `/api/interviews/${iv2.id}/audit?cursor=garbage`), 400, 'bad_request');
+      await expectError(
+        await admin(p, `/api/interviews/${iv2.id}/audit?cursor=garbage`),
+        400,
+        'bad_request',
+      );
       // No token, not a token, or the interviewer's token on the candidate routes.
-      for (const route of ['/api/ai/v1/usage', '/api/ai/v1/transcript', '/api/ai/v1/events', '/api/ai/v1/models']) {
+      for (const route of [
+        '/api/ai/v1/usage',
+        '/api/ai/v1/transcript',
+        '/api/ai/v1/events',
+        '/api/ai/v1/models',
+      ]) {
         await expectError(capture(p.url + route, await fetch(p.url + route)), 401, 'unauthorized');
         await expectError(await withToken(p, 'not-a-gateway-token', route), 401, 'invalid_token');
         await expectError(await withToken(p, p.adminToken, route), 401, 'invalid_token');
       }
       // Chat requests the gateway will not forward.
-      const chat = (json: unknown) => withToken(p, iv2.token, '/api/ai/v1/chat/completions', { method: 'POST', json });
-      const unknownParam = await expectError(await chat({ model: MODEL, messages: [{ role: 'user', content: 'x' }], frobnicate: true }), 400, 'bad_request');
+      const chat = (json: unknown) =>
+        withToken(p, iv2.token, '/api/ai/v1/chat/completions', { method: 'POST', json });
+      const unknownParam = await expectError(
+        await chat({ model: MODEL, messages: [{ role: 'user', content: 'x' }], frobnicate: true }),
+        400,
+        'bad_request',
+      );
       expect(JSON.stringify(unknownParam.fields)).toContain('frobnicate');
-      await expectError(await chat({ model: 'gpt-4-unlisted', messages: [{ role: 'user', content: 'x' }] }), 400, 'bad_request');
+      await expectError(
+        await chat({ model: 'gpt-4-unlisted', messages: [{ role: 'user', content: 'x' }] }),
+        400,
+        'bad_request',
+      );
       await expectError(await chat({ model: MODEL, messages: 'hello' }), 400, 'bad_request');
       await expectError(
-        await withToken(p, iv2.token, '/api/ai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' }),
+        await withToken(p, iv2.token, '/api/ai/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"model":',
+        }),
         400,
       );
     }
@@ -675,17 +952,37 @@ describe('the metered AI gateway through the portal', () => {
     const pending = await ok(
       await admin(a, '/api/interviews', {
         method: 'POST',
-        json: { candidateName: 'Later', challengeId: 'py-interval-scheduler', durationMinutes: 30, scheduledAt: later, ai: { tokenBudget: 7000 } },
+        json: {
+          candidateName: 'Later',
+          challengeId: 'py-interval-scheduler',
+          durationMinutes: 30,
+          scheduledAt: later,
+          ai: { tokenBudget: 7000 },
+        },
       }),
       201,
     );
-    expect(await meter(b, pending.id)).toMatchObject({ interviewId: pending.id, budget: 7000, used: 0, remaining: 7000 });
-    await expectError(await admin(b, `/api/interviews/${pending.id}/ai/end`, { method: 'POST' }), 409, 'conflict');
+    expect(await meter(b, pending.id)).toMatchObject({
+      interviewId: pending.id,
+      budget: 7000,
+      used: 0,
+      remaining: 7000,
+    });
+    await expectError(
+      await admin(b, `/api/interviews/${pending.id}/ai/end`, { method: 'POST' }),
+      409,
+      'conflict',
+    );
     await ok(await admin(a, `/api/interviews/${pending.id}/destroy`, { method: 'POST' }), 202);
   });
 
   it("an unknown interview's transcript is 404, like its meter, audit and events", async () => {
-    for (const p of [a, b]) await expectError(await admin(p, `/api/interviews/iv_${'A'.repeat(22)}/transcript`), 404, 'not_found');
+    for (const p of [a, b])
+      await expectError(
+        await admin(p, `/api/interviews/iv_${'A'.repeat(22)}/transcript`),
+        404,
+        'not_found',
+      );
   });
 
   it('the provider key appears in no response, log line, transcript or instance option', async () => {
@@ -700,19 +997,32 @@ describe('the metered AI gateway through the portal', () => {
         expect(s.body.includes(part), `response body of ${s.url}`).toBe(false);
       }
     }
-    for (const [name, p] of [['A', a], ['B', b], ['no-key', noKey]] as const) {
+    for (const [name, p] of [
+      ['A', a],
+      ['B', b],
+      ['no-key', noKey],
+    ] as const) {
       expect(p.output.length, `portal ${name} printed something`).toBeGreaterThan(0);
-      for (const part of keyParts) expect(p.output.filter((l) => l.includes(part)), `portal ${name} output`).toEqual([]);
+      for (const part of keyParts)
+        expect(
+          p.output.filter((l) => l.includes(part)),
+          `portal ${name} output`,
+        ).toEqual([]);
     }
     // Transcripts, read whole.
     for (const iv of [iv1, iv2, iv3]) {
-      const text = JSON.stringify(await transcript(await admin(a, `/api/interviews/${iv.id}/transcript?limit=500`)));
-      for (const part of keyParts) expect(text.includes(part), `transcript of ${iv.id}`).toBe(false);
+      const text = JSON.stringify(
+        await transcript(await admin(a, `/api/interviews/${iv.id}/transcript?limit=500`)),
+      );
+      for (const part of keyParts)
+        expect(text.includes(part), `transcript of ${iv.id}`).toBe(false);
     }
     // The instances got the gateway's URL and their token, nothing else; no file the portals
     // wrote holds the key (the fake driver's records and markers live there too).
     for (const iv of [iv2, iv3]) {
-      const instance = [a, b].map((q) => readFakeInstance(recordFile(q), iv.id)).find((i) => i !== null);
+      const instance = [a, b]
+        .map((q) => readFakeInstance(recordFile(q), iv.id))
+        .find((i) => i !== null);
       expect(Object.keys(instance?.options ?? {}).sort()).toEqual(['gatewayToken', 'gatewayUrl']);
     }
     for (const p of [a, b, noKey]) {

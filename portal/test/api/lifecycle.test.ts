@@ -69,7 +69,12 @@ describe('interview lifecycle through the API', () => {
   it('creates an interview: 201 with deadline, operation and candidate link', async () => {
     const res = await a.api('/api/interviews', {
       method: 'POST',
-      json: { candidateName: 'Grace', challengeId: 'py-interval-scheduler', durationMinutes: 45, ai: { tokenBudget: 20000 } },
+      json: {
+        candidateName: 'Grace',
+        challengeId: 'py-interval-scheduler',
+        durationMinutes: 45,
+        ai: { tokenBudget: 20000 },
+      },
     });
     expect(res.status).toBe(201);
     const body = await res.json();
@@ -81,7 +86,9 @@ describe('interview lifecycle through the API', () => {
   });
 
   it('becomes ready, and the create operation completed with its log', async () => {
-    await waitFor('ready', async () => ((await interview(b, id)).status === 'ready' ? true : undefined));
+    await waitFor('ready', async () =>
+      (await interview(b, id)).status === 'ready' ? true : undefined,
+    );
     const op = await (await b.api(`/api/operations/${operationId}`)).json();
     expect(op.status).toBe('completed');
     expect(op.logs.entries.map((e: { seq: number }) => e.seq)).toEqual(
@@ -91,20 +98,30 @@ describe('interview lifecycle through the API', () => {
   });
 
   it('replays a finished operation over SSE from either process, resumable by Last-Event-ID', async () => {
-    const all = await collectSse(b, `/api/operations/${operationId}/events`, (ev) => ev.some((e) => e.event === 'end'));
+    const all = await collectSse(b, `/api/operations/${operationId}/events`, (ev) =>
+      ev.some((e) => e.event === 'end'),
+    );
     const ids = all.filter((e) => e.id).map((e) => Number(e.id));
     expect(ids.length).toBeGreaterThan(2);
     expect(ids).toEqual(ids.map((_, i) => i + 1));
     expect(all.at(-1)?.event).toBe('end');
-    const resumed = await collectSse(a, `/api/operations/${operationId}/events`, (ev) => ev.some((e) => e.event === 'end'), {
-      lastEventId: '2',
-    });
+    const resumed = await collectSse(
+      a,
+      `/api/operations/${operationId}/events`,
+      (ev) => ev.some((e) => e.event === 'end'),
+      {
+        lastEventId: '2',
+      },
+    );
     expect(resumed.filter((e) => e.id).map((e) => Number(e.id))).toEqual(ids.slice(2));
   });
 
   it('extends time and tokens', async () => {
     const before = await interview(a, id);
-    const res = await a.api(`/api/interviews/${id}/extend`, { method: 'POST', json: { minutes: 10, tokens: 5000 } });
+    const res = await a.api(`/api/interviews/${id}/extend`, {
+      method: 'POST',
+      json: { minutes: 10, tokens: 5000 },
+    });
     expect(res.status).toBe(200);
     const after = await res.json();
     expect(Date.parse(after.deadlineAt) - Date.parse(before.deadlineAt)).toBe(10 * 60_000);
@@ -119,7 +136,10 @@ describe('interview lifecycle through the API', () => {
       b,
       '/api/events',
       (ev) => {
-        const hit = ev.some((e) => e.event === 'interview.updated' && JSON.parse(e.data).data?.candidateName === 'Linus');
+        const hit = ev.some(
+          (e) =>
+            e.event === 'interview.updated' && JSON.parse(e.data).data?.candidateName === 'Linus',
+        );
         if (hit && sawAt.length === 0) sawAt.push(Date.now());
         return hit;
       },
@@ -146,11 +166,16 @@ describe('interview lifecycle through the API', () => {
     expect(r2.status).toBe(202);
     const [d1, d2] = [await r1.json(), await r2.json()];
     expect(d1.destroyOperationId).toBe(d2.destroyOperationId);
-    await waitFor('ended', async () => ((await interview(a, id)).status === 'ended' ? true : undefined));
+    await waitFor('ended', async () =>
+      (await interview(a, id)).status === 'ended' ? true : undefined,
+    );
     const iv = await interview(a, id);
     const link = await fetch(iv.candidateUrl, { redirect: 'manual' });
     expect(link.status).toBe(410);
-    const ext = await a.api(`/api/interviews/${id}/extend`, { method: 'POST', json: { minutes: 5 } });
+    const ext = await a.api(`/api/interviews/${id}/extend`, {
+      method: 'POST',
+      json: { minutes: 5 },
+    });
     expect(ext.status).toBe(409);
   });
 
@@ -159,7 +184,12 @@ describe('interview lifecycle through the API', () => {
     const scheduledAt = new Date(Date.now() - 295_000).toISOString();
     const res = await a.api('/api/interviews', {
       method: 'POST',
-      json: { candidateName: 'Deadline', challengeId: 'py-log-aggregation', durationMinutes: 5, scheduledAt },
+      json: {
+        candidateName: 'Deadline',
+        challengeId: 'py-log-aggregation',
+        durationMinutes: 5,
+        scheduledAt,
+      },
     });
     const created = await res.json();
     const ended = await waitFor(

@@ -38,7 +38,12 @@ async function expectError(res: Response, status: number, code?: string) {
 
 describe('admin API authentication', () => {
   it('refuses requests without the admin token', async () => {
-    for (const path of ['/api/interviews', '/api/challenges', '/api/operations/op_x', '/api/events']) {
+    for (const path of [
+      '/api/interviews',
+      '/api/challenges',
+      '/api/operations/op_x',
+      '/api/events',
+    ]) {
       await expectError(await fetch(portal.url + path), 401, 'unauthorized');
     }
   });
@@ -49,7 +54,9 @@ describe('admin API authentication', () => {
       401,
     );
     await expectError(
-      await fetch(portal.url + '/api/interviews', { headers: { cookie: 'admin_session=99999999999999.forged' } }),
+      await fetch(portal.url + '/api/interviews', {
+        headers: { cookie: 'admin_session=99999999999999.forged' },
+      }),
       401,
     );
   });
@@ -93,7 +100,10 @@ describe('POST /api/interviews with bad bodies', () => {
   ];
   for (const [name, body, field] of cases) {
     it(`${name} → 400 naming ${field}`, async () => {
-      const err = await expectError(await portal.api('/api/interviews', { method: 'POST', json: body }), 400);
+      const err = await expectError(
+        await portal.api('/api/interviews', { method: 'POST', json: body }),
+        400,
+      );
       expect(Object.keys(err.fields ?? {}).some((k) => k.startsWith(field))).toBe(true);
     });
   }
@@ -111,7 +121,11 @@ describe('POST /api/interviews with bad bodies', () => {
 
   it('wrong content type → 415', async () => {
     await expectError(
-      await portal.api('/api/interviews', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }),
+      await portal.api('/api/interviews', {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'x',
+      }),
       415,
     );
   });
@@ -130,17 +144,30 @@ describe('POST /api/interviews with bad bodies', () => {
 describe('bad ids and queries', () => {
   it('interview ids that are not ids → 400; unknown ids → 404', async () => {
     await expectError(await portal.api('/api/interviews/not-an-id'), 400);
-    await expectError(await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA'), 404, 'not_found');
-    await expectError(await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA/destroy', { method: 'POST' }), 404);
     await expectError(
-      await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA/extend', { method: 'POST', json: { minutes: 5 } }),
+      await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA'),
+      404,
+      'not_found',
+    );
+    await expectError(
+      await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA/destroy', { method: 'POST' }),
+      404,
+    );
+    await expectError(
+      await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA/extend', {
+        method: 'POST',
+        json: { minutes: 5 },
+      }),
       404,
     );
   });
 
   it('extend with nothing to extend → 400', async () => {
     await expectError(
-      await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA/extend', { method: 'POST', json: {} }),
+      await portal.api('/api/interviews/iv_AAAAAAAAAAAAAAAAAAAAAA/extend', {
+        method: 'POST',
+        json: {},
+      }),
       400,
     );
   });
@@ -156,7 +183,10 @@ describe('bad ids and queries', () => {
   it('operation ids that are not ids → 400; unknown → 404', async () => {
     await expectError(await portal.api('/api/operations/..%2F..%2Fetc'), 400);
     await expectError(await portal.api('/api/operations/op_unknown'), 404);
-    await expectError(await portal.api('/api/operations/op_unknown/cancel', { method: 'POST' }), 404);
+    await expectError(
+      await portal.api('/api/operations/op_unknown/cancel', { method: 'POST' }),
+      404,
+    );
     await expectError(await portal.api('/api/operations/op_unknown?afterSeq=-1'), 400);
   });
 

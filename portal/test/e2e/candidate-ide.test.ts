@@ -24,11 +24,26 @@ describe('candidate opens the IDE in Chromium', () => {
     await interviews.put(interviewRecord(id, Date.now() + 3_600_000));
     driver = testDriver(data.dir); // sandbox: auto (bubblewrap where installed)
     const links = new CandidateLinks({
-      store: new CandidateLinkStore(db.db, db.tables.candidateLinks), secret: ADMIN, publicUrl: 'http://x', interviews, audit: () => {},
+      store: new CandidateLinkStore(db.db, db.tables.candidateLinks),
+      secret: ADMIN,
+      publicUrl: 'http://x',
+      interviews,
+      audit: () => {},
     });
-    server = await startProxyServer(links, createInstanceProxy({ resolveSocket: (i) => driver.socketOf(i), secret: ADMIN, adminToken: ADMIN, audit: () => {} }));
+    server = await startProxyServer(
+      links,
+      createInstanceProxy({
+        resolveSocket: (i) => driver.socketOf(i),
+        secret: ADMIN,
+        adminToken: ADMIN,
+        audit: () => {},
+      }),
+    );
     const [, url] = await Promise.all([
-      driver.create({ interviewId: id, challengeId: 'py-log-aggregation', deadlineAt: Date.now() + 3_600_000 }, ctx()),
+      driver.create(
+        { interviewId: id, challengeId: 'py-log-aggregation', deadlineAt: Date.now() + 3_600_000 },
+        ctx(),
+      ),
       links.issue({ id }),
       launchChromium().then((c) => (chrome = c)),
     ]);

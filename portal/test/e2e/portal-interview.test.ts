@@ -1,4 +1,12 @@
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -39,16 +47,27 @@ async function json<T>(res: Response | Promise<Response>): Promise<T> {
 }
 
 /** Polls the interview until `status` (fails at once on a terminal status that isn't it). */
-async function waitStatus(portal: PortalProcess, id: string, status: string, timeoutMs = 60_000): Promise<View> {
+async function waitStatus(
+  portal: PortalProcess,
+  id: string,
+  status: string,
+  timeoutMs = 60_000,
+): Promise<View> {
   const until = Date.now() + timeoutMs;
   let last: View | undefined;
   while (Date.now() < until) {
     last = await json<View>(portal.api(`/api/interviews/${id}`));
     if (last.status === status) return last;
-    if (['failed', 'cancelled'].includes(last.status) || (last.status === 'ended' && status !== 'ended')) break;
+    if (
+      ['failed', 'cancelled'].includes(last.status) ||
+      (last.status === 'ended' && status !== 'ended')
+    )
+      break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`interview ${id} is ${last?.status}, not ${status}\n${portal.output.slice(-30).join('\n')}`);
+  throw new Error(
+    `interview ${id} is ${last?.status}, not ${status}\n${portal.output.slice(-30).join('\n')}`,
+  );
 }
 
 async function tarEntries(body: ReadableStream<Uint8Array>): Promise<Map<string, string>> {
@@ -69,7 +88,11 @@ function warmSlotPids(dataDir: string): number[] {
   const dir = path.join(dataDir, 'pool');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((n) => !lstatSync(path.join(dir, n)).isSymbolicLink() && existsSync(path.join(dir, n, 'warm.json')))
+    .filter(
+      (n) =>
+        !lstatSync(path.join(dir, n)).isSymbolicLink() &&
+        existsSync(path.join(dir, n, 'warm.json')),
+    )
     .map((n) => JSON.parse(readFileSync(path.join(dir, n, 'warm.json'), 'utf8')).pid as number);
 }
 
@@ -78,9 +101,15 @@ async function waitForWarmSlot(dataDir: string, timeoutMs = 30_000): Promise<voi
   const until = Date.now() + timeoutMs;
   const dir = path.join(dataDir, 'pool');
   while (Date.now() < until) {
-    const slots = existsSync(dir) ? readdirSync(dir).filter((n) => !lstatSync(path.join(dir, n)).isSymbolicLink()) : [];
+    const slots = existsSync(dir)
+      ? readdirSync(dir).filter((n) => !lstatSync(path.join(dir, n)).isSymbolicLink())
+      : [];
     for (const slot of slots) {
-      if (existsSync(path.join(dir, slot, 'warm.json')) && (await probeHealth(path.join(dir, slot, 'run', 'ide.sock')))) return;
+      if (
+        existsSync(path.join(dir, slot, 'warm.json')) &&
+        (await probeHealth(path.join(dir, slot, 'run', 'ide.sock')))
+      )
+        return;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -109,12 +138,29 @@ describe('an interview through the real portal (local driver, code-server, Chrom
       tablePrefix: db.prefix,
       dataDir,
       env: {
-        DRIVER: 'local', SANDBOX: 'auto', WARM_POOL_SIZE: '1', PROVISION_LEAD_SECONDS: '1', SCHEDULER_POLL_MS: '200', RECONCILE_INTERVAL_MS: '1000', LOG_LEVEL: 'info',
-        OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_KEY,
+        DRIVER: 'local',
+        SANDBOX: 'auto',
+        WARM_POOL_SIZE: '1',
+        PROVISION_LEAD_SECONDS: '1',
+        SCHEDULER_POLL_MS: '200',
+        RECONCILE_INTERVAL_MS: '1000',
+        LOG_LEVEL: 'info',
+        OPENAI_BASE_URL: upstream.url,
+        OPENAI_API_KEY: UPSTREAM_KEY,
       },
     });
   const create = (name: string) =>
-    json<View>(portal.api('/api/interviews', { method: 'POST', json: { candidateName: name, challengeId: CHALLENGE, durationMinutes: 60, ai: { tokenBudget: 5000 } } }));
+    json<View>(
+      portal.api('/api/interviews', {
+        method: 'POST',
+        json: {
+          candidateName: name,
+          challengeId: CHALLENGE,
+          durationMinutes: 60,
+          ai: { tokenBudget: 5000 },
+        },
+      }),
+    );
 
   beforeAll(async () => {
     db = await startTestDb();
@@ -144,7 +190,9 @@ describe('an interview through the real portal (local driver, code-server, Chrom
     pidA = a.instance?.pid as number;
     expect(pidA).toBeGreaterThan(0);
 
-    const op = await json<{ status: string; logs: { entries: { message: string }[] } }>(portal.api(`/api/operations/${a.operationId}`));
+    const op = await json<{ status: string; logs: { entries: { message: string }[] } }>(
+      portal.api(`/api/operations/${a.operationId}`),
+    );
     expect(op.status).toBe('completed');
     const lines = op.logs.entries.map((e) => e.message).join('\n');
     expect(lines).toMatch(/claiming warm instance w-[0-9a-f]+ \(pid \d+/);
@@ -174,25 +222,42 @@ print(json.dumps({'usage': r['usage'], 'env': sorted(k for k in __import__('os')
 "`;
     const r = await inside(pidA, script);
     expect(r.code, r.out).toBe(0);
-    const out = JSON.parse(r.out.trim().split('\n').pop()!) as { usage: { prompt_tokens: number; completion_tokens: number }; env: string[] };
+    const out = JSON.parse(r.out.trim().split('\n').pop()!) as {
+      usage: { prompt_tokens: number; completion_tokens: number };
+      env: string[];
+    };
     const record = upstream.byNonce('e2e-ide')!;
     expect(out.usage).toMatchObject(record.reported!);
     // The interviewer's meter shows exactly what the provider reported; the provider key never entered the instance.
-    const meter = await json<{ used: number; budget: number; requests: number }>(portal.api(`/api/interviews/${a.id}/ai`));
-    expect(meter).toMatchObject({ budget: 5000, requests: 1, used: out.usage.prompt_tokens + out.usage.completion_tokens });
+    const meter = await json<{ used: number; budget: number; requests: number }>(
+      portal.api(`/api/interviews/${a.id}/ai`),
+    );
+    expect(meter).toMatchObject({
+      budget: 5000,
+      requests: 1,
+      used: out.usage.prompt_tokens + out.usage.completion_tokens,
+    });
     expect(out.env).toEqual([]);
     expect(r.out).not.toContain(UPSTREAM_KEY);
   }, 60_000);
 
   it("another interview's candidate cookie opens neither this IDE (403) nor an admin route (401)", async () => {
-    const redeemed = await fetch(portal.url + new URL(b.candidateUrl!).pathname, { redirect: 'manual' });
+    const redeemed = await fetch(portal.url + new URL(b.candidateUrl!).pathname, {
+      redirect: 'manual',
+    });
     expect(redeemed.status).toBe(303);
     const cookieB = cookieOf(redeemed);
-    expect((await fetch(`${portal.url}/i/${b.id}/`, { headers: { cookie: cookieB } })).status).toBe(200);
+    expect((await fetch(`${portal.url}/i/${b.id}/`, { headers: { cookie: cookieB } })).status).toBe(
+      200,
+    );
     const other = await fetch(`${portal.url}/i/${a.id}/`, { headers: { cookie: cookieB } });
     expect(other.status).toBe(403);
     expect(await other.json()).toMatchObject({ error: { code: 'forbidden' } });
-    for (const admin of ['/api/interviews', `/api/interviews/${a.id}`, `/api/interviews/${a.id}/archive`]) {
+    for (const admin of [
+      '/api/interviews',
+      `/api/interviews/${a.id}`,
+      `/api/interviews/${a.id}/archive`,
+    ]) {
       const res = await fetch(portal.url + admin, { headers: { cookie: cookieB } });
       expect(res.status, admin).toBe(401);
       expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });
@@ -204,20 +269,28 @@ print(json.dumps({'usage': r['usage'], 'env': sorted(k for k in __import__('os')
     const orphans = warmSlotPids(dataDir);
     expect(await portal.stop('SIGKILL')).toBeNull();
     // An instance nobody owns (no interview), as a crash between destroy's steps could leave.
-    await local.create({ interviewId: 'stray-e2e', challengeId: CHALLENGE, deadlineAt: Date.now() + 3_600_000 }, ctx());
+    await local.create(
+      { interviewId: 'stray-e2e', challengeId: CHALLENGE, deadlineAt: Date.now() + 3_600_000 },
+      ctx(),
+    );
     expect(await isAlive(pidA, dataDir)).toBe(true);
 
     portal = await start();
-    const cookieA = cookieOf(await fetch(portal.url + new URL(a.candidateUrl!).pathname, { redirect: 'manual' }));
+    const cookieA = cookieOf(
+      await fetch(portal.url + new URL(a.candidateUrl!).pathname, { redirect: 'manual' }),
+    );
     const page = await fetch(`${portal.url}/i/${a.id}/`, { headers: { cookie: cookieA } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('workbench');
     expect((await local.status(a.id))?.details?.pid).toBe(pidA);
 
     const until = Date.now() + 20_000;
-    while ((await local.status('stray-e2e')) !== null && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    while ((await local.status('stray-e2e')) !== null && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 200));
     expect(await local.status('stray-e2e')).toBeNull();
-    expect(readFileSync(path.join(dataDir, 'storage/archives/stray-e2e/workspace.tar.gz')).length).toBeGreaterThan(0);
+    expect(
+      readFileSync(path.join(dataDir, 'storage/archives/stray-e2e/workspace.tar.gz')).length,
+    ).toBeGreaterThan(0);
     expect(await probeHealth(layoutOf(dataDir, b.id).socket)).toBe(true);
     // The killed portal's unclaimed warm instance is stopped; the new portal starts its own.
     await waitForWarmSlot(dataDir);
@@ -231,7 +304,10 @@ print(json.dumps({'usage': r['usage'], 'env': sorted(k for k in __import__('os')
     expect((await portal.api('/api/interviews/not-an-id/archive')).status).toBe(400);
 
     // The workspace is DATA_DIR/instances/<id>/workspace on the host (bound at /workspace inside).
-    writeFileSync(path.join(layoutOf(dataDir, a.id).workspace, 'solution.py'), 'print("my answer")\n');
+    writeFileSync(
+      path.join(layoutOf(dataDir, a.id).workspace, 'solution.py'),
+      'print("my answer")\n',
+    );
     await json(portal.api(`/api/interviews/${a.id}/destroy`, { method: 'POST' }));
     await waitStatus(portal, a.id, 'ended');
     expect(await isAlive(pidA, dataDir)).toBe(false);
@@ -239,7 +315,9 @@ print(json.dumps({'usage': r['usage'], 'env': sorted(k for k in __import__('os')
     const res = await portal.api(`/api/interviews/${a.id}/archive`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/gzip');
-    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${a.id}-workspace.tar.gz"`);
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="${a.id}-workspace.tar.gz"`,
+    );
     const files = await tarEntries(res.body!);
     expect(files.get('./solution.py')).toBe('print("my answer")\n');
     expect(files.has('./log_stats.py')).toBe(true);

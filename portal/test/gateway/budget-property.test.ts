@@ -3,7 +3,14 @@ import type { Gateway } from '@/lib/gateway/gateway';
 import { LedgerStore } from '@/lib/store/ledger';
 import { MessageStore, type MessageItem } from '@/lib/store/messages';
 import type { Behaviour } from '../support/openai-upstream';
-import { chatRequest, directive, readSse, startHarness, user, type Harness } from './support/harness';
+import {
+  chatRequest,
+  directive,
+  readSse,
+  startHarness,
+  user,
+  type Harness,
+} from './support/harness';
 
 /**
  * I5 under randomized concurrency: two gateways (two slice holders sharing one table, as two
@@ -24,8 +31,15 @@ let ledger: LedgerStore;
 let messages: MessageStore;
 beforeAll(async () => {
   h = await startHarness();
-  const env = { AI_SLICE_TOKENS: '300', AI_MAX_COMPLETION_TOKENS: '120', AI_UPSTREAM_IDLE_MS: '300' };
-  gws = [await h.gateway({ env, holderId: 'proc-a' }), await h.gateway({ env, holderId: 'proc-b' })];
+  const env = {
+    AI_SLICE_TOKENS: '300',
+    AI_MAX_COMPLETION_TOKENS: '120',
+    AI_UPSTREAM_IDLE_MS: '300',
+  };
+  gws = [
+    await h.gateway({ env, holderId: 'proc-a' }),
+    await h.gateway({ env, holderId: 'proc-b' }),
+  ];
   ledger = new LedgerStore(h.t.db, h.t.tables.aiLedger);
   messages = new MessageStore(h.t.db, h.t.tables.aiMessages);
 });
@@ -87,7 +101,11 @@ describe('budget under randomized concurrency (I5)', () => {
         const send = async (attempt: number) => {
           const nonce = `s${seed}r${i}a${attempt}`;
           const body = {
-            messages: [user(`question ${i} [[nonce:${nonce}]] ${'lorem '.repeat(Math.floor(r() * 30))}${directive(behaviour)}`)],
+            messages: [
+              user(
+                `question ${i} [[nonce:${nonce}]] ${'lorem '.repeat(Math.floor(r() * 30))}${directive(behaviour)}`,
+              ),
+            ],
             stream,
             ...(mct && { max_completion_tokens: mct }),
             ...(stream && r() < 0.5 && { stream_options: { include_usage: true } }),
@@ -140,7 +158,11 @@ describe('budget under randomized concurrency (I5)', () => {
       expect(l.requests, ctx).toBe(responses.length);
 
       // Per request: provider usage charged exactly; nothing generated beyond its reservation.
-      const nonceOf = new Map(items.filter((m) => m.role === 'user').map((m) => [m.requestId, /\[\[nonce:(\w+)\]\]/.exec(m.content)?.[1]]));
+      const nonceOf = new Map(
+        items
+          .filter((m) => m.role === 'user')
+          .map((m) => [m.requestId, /\[\[nonce:(\w+)\]\]/.exec(m.content)?.[1]]),
+      );
       for (const m of responses) {
         const rec = h.up.byNonce(nonceOf.get(m.requestId)!);
         if (!rec) continue;

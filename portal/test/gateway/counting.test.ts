@@ -38,7 +38,12 @@ describe('token counting', () => {
 
   it('the UTF-8 bound is never below the exact prompt count', async () => {
     for (const s of [...samples, 'a'.repeat(5000), '🚀'.repeat(3000), ' '.repeat(4000)]) {
-      const req = { messages: [{ role: 'system' as const, content: 'be brief' }, { role: 'user' as const, content: s, name: 'cand' }] };
+      const req = {
+        messages: [
+          { role: 'system' as const, content: 'be brief' },
+          { role: 'user' as const, content: s, name: 'cand' },
+        ],
+      };
       const exact = await counter.countPrompt(req, 'gpt-4o-mini');
       expect(counter.bound(req)).toBeGreaterThanOrEqual(exact);
       expect(exact).toBe(promptSize(req, (t: string) => countText(enc, t)));
@@ -58,19 +63,34 @@ describe('token counting', () => {
     const hostile = [
       'a'.repeat(1_000_000),
       '<|endoftext|>'.repeat(77_000),
-      ('z'.repeat(300_000) + ' '.repeat(200_000) + '!'.repeat(200_000) + '日'.repeat(100_000)),
+      'z'.repeat(300_000) + ' '.repeat(200_000) + '!'.repeat(200_000) + '日'.repeat(100_000),
     ];
     const { result, maxStallMs, maxBlockMs } = await maxStallDuring(() =>
-      Promise.all(hostile.map((content) => counter.countPrompt({ messages: [{ role: 'user', content }] }, 'gpt-4o'))),
+      Promise.all(
+        hostile.map((content) =>
+          counter.countPrompt({ messages: [{ role: 'user', content }] }, 'gpt-4o'),
+        ),
+      ),
     );
     expect(result[0]).toBe(125_000 + 3 + 1 + 3);
     for (const n of result) expect(n).toBeGreaterThan(1000);
-    expect(maxBlockMs, `longest block ${maxBlockMs.toFixed(1)} ms on CPU (${maxStallMs.toFixed(1)} ms wall)`).toBeLessThan(50);
+    expect(
+      maxBlockMs,
+      `longest block ${maxBlockMs.toFixed(1)} ms on CPU (${maxStallMs.toFixed(1)} ms wall)`,
+    ).toBeLessThan(50);
   });
 
   it('encodes a 1 MB request body in slices to exactly what JSON.stringify gives', async () => {
     const big = ('🚀"\\\n<|endoftext|>' + 'x'.repeat(131_067)).repeat(8); // surrogate pairs across slice edges
-    const body = { model: 'm', messages: [{ role: 'system', content: 'short' }, { role: 'user', content: big, name: 'n' }, { role: 'user', content: [{ type: 'text', text: big }] }], stream: true };
+    const body = {
+      model: 'm',
+      messages: [
+        { role: 'system', content: 'short' },
+        { role: 'user', content: big, name: 'n' },
+        { role: 'user', content: [{ type: 'text', text: big }] },
+      ],
+      stream: true,
+    };
     const { result, maxBlockMs } = await maxStallDuring(() => encodeJsonBody(body));
     expect(JSON.parse(Buffer.from(result).toString('utf8'))).toEqual(body);
     expect(maxBlockMs).toBeLessThan(50);

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '@/lib/gateway/gateway';
 import type { UsageSnapshot } from '@/lib/gateway/ledger';
-import { chatRequest, directive, readSse, startHarness, user, type Harness } from './support/harness';
+import {
+  chatRequest,
+  directive,
+  readSse,
+  startHarness,
+  user,
+  type Harness,
+} from './support/harness';
 
 let h: Harness;
 let gw: Gateway;
@@ -12,8 +19,12 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const slow = (nonce: string, tokens = 300) => ({ messages: [user(`long answer [[nonce:${nonce}]]` + directive({ tokens, tokenDelayMs: 10 }))], stream: true });
-const code = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+const slow = (nonce: string, tokens = 300) => ({
+  messages: [user(`long answer [[nonce:${nonce}]]` + directive({ tokens, tokenDelayMs: 10 }))],
+  stream: true,
+});
+const code = async (res: Response) =>
+  ((await res.json()) as { error: { code: string } }).error.code;
 
 describe('the deadline is law', () => {
   it('cuts a running stream at the deadline, charges what was generated, then refuses new calls', async () => {
@@ -35,7 +46,11 @@ describe('the deadline is law', () => {
     // Generation stopped at the deadline: ~1.5 s of a 10 ms/token stream, not the 6 s it would take.
     expect(rec.generated).toBeLessThan(300);
     const { messages } = await gw.transcriptPage(id, { limit: 10 });
-    expect(messages.at(-1)).toMatchObject({ status: 'stopped', error: 'deadline_reached', estimated: true });
+    expect(messages.at(-1)).toMatchObject({
+      status: 'stopped',
+      error: 'deadline_reached',
+      estimated: true,
+    });
     expect(messages.at(-1)!.content.length).toBeGreaterThan(0);
     const again = await h.fetch(gw, chatRequest(token, { messages: [user('again')] }));
     expect(again.status).toBe(403);
@@ -56,11 +71,23 @@ describe('the deadline is law', () => {
   it('a deadline extended by another process is honoured here', async () => {
     const other = await h.gateway();
     const { id, token } = await h.interview(gw, { deadlineInMs: 1000 });
-    expect((await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true })))).done).toBe(true);
+    expect(
+      (
+        await readSse(
+          await h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true })),
+        )
+      ).done,
+    ).toBe(true);
     await other.extend(id, { deadlineAt: Date.now() + 60_000 });
     await new Promise((r) => setTimeout(r, 1100));
     // This process's cached deadline has passed: it re-reads before refusing.
-    expect((await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true })))).done).toBe(true);
+    expect(
+      (
+        await readSse(
+          await h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true })),
+        )
+      ).done,
+    ).toBe(true);
   });
 
   it('ending AI access cuts running streams and refuses new ones; the meter says so', async () => {
@@ -85,7 +112,9 @@ describe('the deadline is law', () => {
 
   it('extending tokens is atomic and visible in the meter at once', async () => {
     const { id } = await h.interview(gw, { budget: 1000 });
-    const results = await Promise.all(Array.from({ length: 10 }, () => gw.extend(id, { tokens: 100 })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => gw.extend(id, { tokens: 100 })),
+    );
     expect(results.every((r) => r !== null)).toBe(true);
     const u = (await gw.usage(id))!;
     expect(u.budget).toBe(2000);

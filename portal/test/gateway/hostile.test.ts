@@ -19,11 +19,19 @@ let up: Awaited<ReturnType<typeof startUpstreamProcess>>;
 beforeAll(async () => {
   h = await startHarness();
   up = await startUpstreamProcess({ apiKey: h.up.apiKey });
-  gw = await h.gateway({ env: { OPENAI_BASE_URL: up.url, AI_MAX_MESSAGE_BYTES: String(1_100_000), AI_UPSTREAM_TIMEOUT_MS: '20000' } });
+  gw = await h.gateway({
+    env: {
+      OPENAI_BASE_URL: up.url,
+      AI_MAX_MESSAGE_BYTES: String(1_100_000),
+      AI_UPSTREAM_TIMEOUT_MS: '20000',
+    },
+  });
   await gw.ready();
   // A portal process is warm when candidates use it: first-use costs (JIT, the HTTP client) are not per message.
   const { token } = await h.interview(gw);
-  await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('warm up')], stream: true })));
+  await readSse(
+    await h.fetch(gw, chatRequest(token, { messages: [user('warm up')], stream: true })),
+  );
 });
 afterAll(async () => {
   await up.close();
@@ -31,7 +39,8 @@ afterAll(async () => {
 });
 
 const MB = 1_000_000;
-const code = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
+const code = async (res: Response) =>
+  ((await res.json()) as { error: { code: string; message: string } }).error;
 
 describe('hostile input', () => {
   it('serves 1 MB hostile messages with exact counts and no event-loop stall over 50 ms', async () => {
@@ -45,7 +54,14 @@ describe('hostile input', () => {
     for (const content of contents) {
       // Budget below the byte bound (≥ 1 M) but above the exact count: only an exact count admits it.
       const { id, token } = await h.interview(gw, { budget: 700_000 });
-      requests.push({ id, request: chatRequest(token, { messages: [user(content)], stream: true, max_completion_tokens: 20 }) });
+      requests.push({
+        id,
+        request: chatRequest(token, {
+          messages: [user(content)],
+          stream: true,
+          max_completion_tokens: 20,
+        }),
+      });
     }
     const { result, maxStallMs, maxBlockMs } = await maxStallDuring(async () => {
       const out: { status: number; done: boolean; id: string }[] = [];
@@ -57,7 +73,10 @@ describe('hostile input', () => {
     });
     expect(result.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(result.every((r) => r.done)).toBe(true);
-    expect(maxBlockMs, `longest block ${maxBlockMs.toFixed(1)} ms on CPU (${maxStallMs.toFixed(1)} ms wall)`).toBeLessThan(50);
+    expect(
+      maxBlockMs,
+      `longest block ${maxBlockMs.toFixed(1)} ms on CPU (${maxStallMs.toFixed(1)} ms wall)`,
+    ).toBeLessThan(50);
     // Charged what the provider counted; the whole prompt is in the transcript (chunked).
     const recs = await up.records();
     for (const [i, r] of result.entries()) {
@@ -78,12 +97,19 @@ describe('hostile input', () => {
     const before = (await up.records()).length;
     const { token } = await h.interview(gw, { budget: 50_000 });
     const request = chatRequest(token, { messages: [user('b'.repeat(MB))] });
-    const { result: res, maxStallMs, maxBlockMs } = await maxStallDuring(() => h.fetch(gw, request));
+    const {
+      result: res,
+      maxStallMs,
+      maxBlockMs,
+    } = await maxStallDuring(() => h.fetch(gw, request));
     expect(res.status).toBe(402);
     const err = await code(res);
     expect(err.code).toBe('budget_exhausted');
     expect(err.message).toMatch(/prompt needs about \d{6} tokens but only \d+ remain/);
-    expect(maxBlockMs, `longest block ${maxBlockMs.toFixed(1)} ms on CPU (${maxStallMs.toFixed(1)} ms wall)`).toBeLessThan(50);
+    expect(
+      maxBlockMs,
+      `longest block ${maxBlockMs.toFixed(1)} ms on CPU (${maxStallMs.toFixed(1)} ms wall)`,
+    ).toBeLessThan(50);
     expect((await up.records()).length).toBe(before);
   });
 
@@ -94,7 +120,9 @@ describe('hostile input', () => {
     expect(JSON.stringify(await big.json())).toContain('body.messages.0.content');
     const huge = await h.fetch(
       gw,
-      chatRequest(token, { messages: Array.from({ length: 5 }, () => user('d'.repeat(1_000_000))) }),
+      chatRequest(token, {
+        messages: Array.from({ length: 5 }, () => user('d'.repeat(1_000_000))),
+      }),
     );
     expect(huge.status).toBe(413);
     expect((await code(huge)).code).toBe('payload_too_large');

@@ -7,7 +7,15 @@ import * as settingsRoute from '@/app/api/settings/ai/route';
 import type { Gateway } from '@/lib/gateway/gateway';
 import { sanitize } from '@/lib/gateway/upstream';
 import { setRuntime, type Runtime } from '@/lib/runtime';
-import { chatRequest, directive, getRequest, readSse, startHarness, user, type Harness } from './support/harness';
+import {
+  chatRequest,
+  directive,
+  getRequest,
+  readSse,
+  startHarness,
+  user,
+  type Harness,
+} from './support/harness';
 
 /** I4 / I9: the provider key never leaves the server — not in responses, logs, transcripts, tokens. */
 let h: Harness;
@@ -39,8 +47,21 @@ describe('secrets stay secret', () => {
     };
     const { id, token } = await h.interview(gw);
     seen.push(token);
-    for (const b of [{}, { status: 401 }, { status: 429 }, { status: 500 }, { dropAfter: 2 }, { malformedAfter: 1 }, { errorAfter: 1 }]) {
-      await keep(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive(b))], stream: true })));
+    for (const b of [
+      {},
+      { status: 401 },
+      { status: 429 },
+      { status: 500 },
+      { dropAfter: 2 },
+      { malformedAfter: 1 },
+      { errorAfter: 1 },
+    ]) {
+      await keep(
+        await h.fetch(
+          gw,
+          chatRequest(token, { messages: [user('x' + directive(b))], stream: true }),
+        ),
+      );
       await keep(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive(b))] })));
     }
     await keep(await h.fetch(gw, getRequest('/api/ai/v1/models', token)));
@@ -56,12 +77,15 @@ describe('secrets stay secret', () => {
     await keep(await h.fetch(gw2, chatRequest(t2.token, { messages: [user('x')] })));
     const everything = seen.join('\n') + h.logs.join('\n');
     expect(everything.length).toBeGreaterThan(1000);
-    for (const secret of [key, key.slice(-12), wrong, wrong.slice(-12), wrong.slice(0, 14)]) expect(everything).not.toContain(secret);
+    for (const secret of [key, key.slice(-12), wrong, wrong.slice(-12), wrong.slice(0, 14)])
+      expect(everything).not.toContain(secret);
   });
 
   it('strips key-like text from provider messages it does pass on', () => {
     const key = 'sk-proj-abcdefghijklmnop';
-    expect(sanitize(`Invalid model for key ${key} (sk-other-1234***wxyz)`, key)).toBe('Invalid model for key [redacted] ([redacted])');
+    expect(sanitize(`Invalid model for key ${key} (sk-other-1234***wxyz)`, key)).toBe(
+      'Invalid model for key [redacted] ([redacted])',
+    );
   });
 
   it('stores the org key encrypted, shows it masked, never returns it; it wins over OPENAI_API_KEY', async () => {
@@ -73,23 +97,45 @@ describe('secrets stay secret', () => {
     const put = await settingsRoute.PUT(admin('PUT', { apiKey: h.up.apiKey }), ctx);
     expect(put.status).toBe(200);
     const view = (await put.json()) as Record<string, unknown>;
-    expect(view).toEqual({ configured: true, source: 'settings', apiKeyMasked: `••••${h.up.apiKey.slice(-4)}`, baseUrl: h.up.url, updatedAt: expect.any(String) });
-    const raw = await h.t.db.send(new GetCommand({ TableName: h.t.tables.settings, Key: { key: 'ai-provider' } }));
+    expect(view).toEqual({
+      configured: true,
+      source: 'settings',
+      apiKeyMasked: `••••${h.up.apiKey.slice(-4)}`,
+      baseUrl: h.up.url,
+      updatedAt: expect.any(String),
+    });
+    const raw = await h.t.db.send(
+      new GetCommand({ TableName: h.t.tables.settings, Key: { key: 'ai-provider' } }),
+    );
     expect(JSON.stringify(raw.Item)).not.toContain(h.up.apiKey);
     expect(raw.Item!.apiKey.ciphertext).toBeTruthy();
     const got = await settingsRoute.GET(admin('GET'), ctx);
     expect(await got.text()).not.toContain(h.up.apiKey);
     // The saved key is used.
-    expect((await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x')], stream: true })))).done).toBe(true);
+    expect(
+      (
+        await readSse(
+          await h.fetch(gw, chatRequest(token, { messages: [user('x')], stream: true })),
+        )
+      ).done,
+    ).toBe(true);
 
     // Another process with a different settings key cannot read it and says so, without crashing.
     const other = await h.gateway({ env: { OPENAI_API_KEY: '' }, settingsKey: randomBytes(32) });
-    expect(await other.settingsView()).toMatchObject({ configured: false, source: 'none', problem: expect.stringContaining('cannot be decrypted') });
+    expect(await other.settingsView()).toMatchObject({
+      configured: false,
+      source: 'none',
+      problem: expect.stringContaining('cannot be decrypted'),
+    });
 
     const del = await settingsRoute.DELETE(admin('DELETE'), ctx);
     expect(await del.json()).toMatchObject({ configured: true, source: 'env' });
     const bad = await settingsRoute.PUT(admin('PUT', { apiKey: 'has space in it' }), ctx);
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { fields: Record<string, string> } }).error.fields['body.apiKey']).toBe('no whitespace');
+    expect(
+      ((await bad.json()) as { error: { fields: Record<string, string> } }).error.fields[
+        'body.apiKey'
+      ],
+    ).toBe('no whitespace');
   });
 });

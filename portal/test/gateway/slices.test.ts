@@ -6,7 +6,14 @@ import { createGateway, type Gateway } from '@/lib/gateway/gateway';
 import type { UsageSnapshot } from '@/lib/gateway/ledger';
 import { LedgerStore } from '@/lib/store/ledger';
 import { MessageStore } from '@/lib/store/messages';
-import { chatRequest, directive, readSse, startHarness, user, type Harness } from './support/harness';
+import {
+  chatRequest,
+  directive,
+  readSse,
+  startHarness,
+  user,
+  type Harness,
+} from './support/harness';
 
 let h: Harness;
 let ledger: LedgerStore;
@@ -34,12 +41,26 @@ function counted(db: DynamoDBDocumentClient) {
   return { db: proxy, counts };
 }
 
-async function gatewayWith(db: DynamoDBDocumentClient, env: Record<string, string> = {}, extra: { usageSink?: { usage(s: UsageSnapshot): void } } = {}): Promise<Gateway> {
-  return createGateway({ db, tables: h.t.tables, config: h.config(env), log: pino({ level: 'silent' }), settingsKey: randomBytes(32), background: false, ...extra });
+async function gatewayWith(
+  db: DynamoDBDocumentClient,
+  env: Record<string, string> = {},
+  extra: { usageSink?: { usage(s: UsageSnapshot): void } } = {},
+): Promise<Gateway> {
+  return createGateway({
+    db,
+    tables: h.t.tables,
+    config: h.config(env),
+    log: pino({ level: 'silent' }),
+    settingsKey: randomBytes(32),
+    background: false,
+    ...extra,
+  });
 }
 
 const ask = (gw: Gateway, token: string, content = 'hi', extra: Record<string, unknown> = {}) =>
-  h.fetch(gw, chatRequest(token, { messages: [user(content)], stream: true, ...extra })).then(readSse);
+  h
+    .fetch(gw, chatRequest(token, { messages: [user(content)], stream: true, ...extra }))
+    .then(readSse);
 
 describe('budget slices', () => {
   it('serves requests from a held slice without any database write before the answer', async () => {
@@ -48,7 +69,8 @@ describe('budget slices', () => {
     const { token } = await h.interview(gw, { budget: 1_000_000 });
     await ask(gw, token);
     const afterFirst = { ...counts };
-    for (let i = 0; i < 10; i++) expect((await ask(gw, token, `q${i}` + directive({ tokens: 3 }))).done).toBe(true);
+    for (let i = 0; i < 10; i++)
+      expect((await ask(gw, token, `q${i}` + directive({ tokens: 3 }))).done).toBe(true);
     const delta = (k: string) => (counts[k] ?? 0) - (afterFirst[k] ?? 0);
     expect(delta('UpdateCommand:ledger')).toBe(0); // no ledger decrement per request
     expect(delta('PutCommand:ledger')).toBe(0); // no new slice
@@ -74,18 +96,27 @@ describe('budget slices', () => {
   });
 
   it('gives a request bigger than the free slice its own slice (the slow path), returned after it settles', async () => {
-    const gw = await gatewayWith(h.t.db, { AI_SLICE_TOKENS: '300', AI_MAX_COMPLETION_TOKENS: '2000' });
+    const gw = await gatewayWith(h.t.db, {
+      AI_SLICE_TOKENS: '300',
+      AI_MAX_COMPLETION_TOKENS: '2000',
+    });
     const { id, token } = await h.interview(gw, { budget: 100_000 });
     await ask(gw, token, 'small', { max_completion_tokens: 10 });
-    expect((await ask(gw, token, 'big' + directive({ tokens: 5 }), { max_completion_tokens: 1500 })).done).toBe(true);
+    expect(
+      (await ask(gw, token, 'big' + directive({ tokens: 5 }), { max_completion_tokens: 1500 }))
+        .done,
+    ).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
     const slices = await ledger.slices(id);
     expect(slices.every((s) => s.amount <= 300)).toBe(true);
     await gw.close({ graceMs: 0 });
   });
 
-  it('near the end of a budget, writes the next own slice\'s item ahead, so that take is one write', async () => {
-    const gw = await gatewayWith(h.t.db, { AI_SLICE_TOKENS: '100000', AI_MAX_COMPLETION_TOKENS: '2000' });
+  it("near the end of a budget, writes the next own slice's item ahead, so that take is one write", async () => {
+    const gw = await gatewayWith(h.t.db, {
+      AI_SLICE_TOKENS: '100000',
+      AI_MAX_COMPLETION_TOKENS: '2000',
+    });
     const { id, token } = await h.interview(gw, { budget: 2000 });
     const big = { max_completion_tokens: 600 }; // more than a quarter of what remains: each request takes its own slice
     const spareOf = async () => {
@@ -102,7 +133,9 @@ describe('budget slices', () => {
     expect(spares[0]!.holder).toBe(gw.holderId);
 
     expect((await ask(gw, token, 'next' + directive({ tokens: 3 }), big)).done).toBe(true);
-    const answers = (await new MessageStore(h.t.db, h.t.tables.aiMessages).list(id, { limit: 100 })).items.filter((m) => m.role === 'assistant');
+    const answers = (
+      await new MessageStore(h.t.db, h.t.tables.aiMessages).list(id, { limit: 100 })
+    ).items.filter((m) => m.role === 'assistant');
     expect(answers.at(-1)!.sliceId).toBe(spares[0]!.sliceId); // the answer was reserved from the spare's slice
 
     // Closing returns every slice and deletes the spare written for the next request: the ledger adds up.
@@ -119,7 +152,14 @@ describe('budget slices', () => {
     const gw = await gatewayWith(h.t.db);
     const { id } = await h.interview(gw, { budget: 1000 });
     const now = Date.now();
-    await ledger.putSlice({ interviewId: id, sliceId: 'orphan', holder: 'dead', amount: 500, leaseUntil: now - 60_000, now: now - 90_000 });
+    await ledger.putSlice({
+      interviewId: id,
+      sliceId: 'orphan',
+      holder: 'dead',
+      amount: 500,
+      leaseUntil: now - 60_000,
+      now: now - 90_000,
+    });
     const stats = await gw.sweep(now);
     expect(stats).toMatchObject({ examined: 1, returned: 0, discarded: 1 });
     expect(await ledger.slices(id)).toHaveLength(0);

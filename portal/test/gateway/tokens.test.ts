@@ -6,7 +6,14 @@ import * as transcriptRoute from '@/app/api/interviews/[id]/transcript/route';
 import * as settingsRoute from '@/app/api/settings/ai/route';
 import type { Gateway } from '@/lib/gateway/gateway';
 import { setRuntime, type Runtime } from '@/lib/runtime';
-import { chatRequest, getRequest, readSse, startHarness, user, type Harness } from './support/harness';
+import {
+  chatRequest,
+  getRequest,
+  readSse,
+  startHarness,
+  user,
+  type Harness,
+} from './support/harness';
 
 let h: Harness;
 let gw: Gateway;
@@ -16,22 +23,37 @@ beforeAll(async () => {
   h = await startHarness();
   gw = await h.gateway({ now: () => clock, env: { AI_ACCESS_CACHE_MS: '100' } });
   // The transcript route looks the interview up first (404 for unknown ones): every id is known here.
-  setRuntime({ adminToken: ADMIN, gateway: gw, log: console, interviews: { mustExist: async () => {} } } as unknown as Runtime);
+  setRuntime({
+    adminToken: ADMIN,
+    gateway: gw,
+    log: console,
+    interviews: { mustExist: async () => {} },
+  } as unknown as Runtime);
 });
 afterAll(async () => {
   setRuntime(undefined);
   await h.close();
 });
 
-const code = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+const code = async (res: Response) =>
+  ((await res.json()) as { error: { code: string } }).error.code;
 const chat = (token: string | null, headers?: Record<string, string>) =>
-  h.fetch(gw, chatRequest(token, { messages: [user('hi')], stream: true }, { ...(headers && { headers }) }));
+  h.fetch(
+    gw,
+    chatRequest(token, { messages: [user('hi')], stream: true }, { ...(headers && { headers }) }),
+  );
 
 describe('gateway token authentication', () => {
   it('issues a 256-bit token bound to its interview and stores only its SHA-256', async () => {
     const { id, token } = await h.interview(gw, { now: clock });
     expect(token).toMatch(/^igw\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
-    const stored = await h.t.db.send(new QueryCommand({ TableName: h.t.tables.aiTokens, KeyConditionExpression: 'interviewId = :i', ExpressionAttributeValues: { ':i': id } }));
+    const stored = await h.t.db.send(
+      new QueryCommand({
+        TableName: h.t.tables.aiTokens,
+        KeyConditionExpression: 'interviewId = :i',
+        ExpressionAttributeValues: { ':i': id },
+      }),
+    );
     expect(stored.Items).toHaveLength(1);
     expect(stored.Items![0]!.tokenHash).toBe(createHash('sha256').update(token).digest('hex'));
     expect(JSON.stringify(stored.Items)).not.toContain(token.split('.')[2]);
@@ -70,10 +92,14 @@ describe('gateway token authentication', () => {
     // …and an idle one re-reads before serving.
     const idle = await h.gateway({ now: () => clock, env: { AI_ACCESS_CACHE_MS: '100' } });
     const t2 = await h.interview(gw, { now: clock });
-    expect((await h.fetch(idle, chatRequest(t2.token, { messages: [user('hi')] }))).status).toBe(200);
+    expect((await h.fetch(idle, chatRequest(t2.token, { messages: [user('hi')] }))).status).toBe(
+      200,
+    );
     await gw.revoke(t2.id);
     clock += 6_000;
-    expect(await code(await h.fetch(idle, chatRequest(t2.token, { messages: [user('hi')] })))).toBe('token_revoked');
+    expect(await code(await h.fetch(idle, chatRequest(t2.token, { messages: [user('hi')] })))).toBe(
+      'token_revoked',
+    );
   });
 
   it('refuses after the deadline (the token expires with it) with 403 deadline_passed', async () => {
@@ -88,15 +114,21 @@ describe('gateway token authentication', () => {
   it("interview A's token spends only A's budget and reads only A's conversation", async () => {
     const a = await h.interview(gw, { now: clock, budget: 5000 });
     const b = await h.interview(gw, { now: clock, budget: 5000 });
-    await readSse(await h.fetch(gw, chatRequest(a.token, { messages: [user('secret of A')], stream: true })));
-    await readSse(await h.fetch(gw, chatRequest(b.token, { messages: [user('secret of B')], stream: true })));
+    await readSse(
+      await h.fetch(gw, chatRequest(a.token, { messages: [user('secret of A')], stream: true })),
+    );
+    await readSse(
+      await h.fetch(gw, chatRequest(b.token, { messages: [user('secret of B')], stream: true })),
+    );
     await gw.returnSlices(a.id);
     await gw.returnSlices(b.id);
     const ua = (await gw.usage(a.id))!;
     const ub = (await gw.usage(b.id))!;
     expect(ua.requests).toBe(1);
     expect(ub.requests).toBe(1);
-    const res = await candidateTranscriptRoute.GET(getRequest('/api/ai/v1/transcript', a.token), { params: Promise.resolve({}) });
+    const res = await candidateTranscriptRoute.GET(getRequest('/api/ai/v1/transcript', a.token), {
+      params: Promise.resolve({}),
+    });
     const body = JSON.stringify(await res.json());
     expect(body).toContain('secret of A');
     expect(body).not.toContain('secret of B');
@@ -117,10 +149,24 @@ describe('gateway token authentication', () => {
       expect(res.status).toBe(401);
     }
     expect((await settingsRoute.GET(asA('/api/settings/ai'), ctx(''))).status).toBe(401);
-    expect((await settingsRoute.PUT(asA('/api/settings/ai', 'PUT', { apiKey: 'sk-attacker-key' }), ctx(''))).status).toBe(401);
-    expect((await settingsRoute.DELETE(asA('/api/settings/ai', 'DELETE'), ctx(''))).status).toBe(401);
+    expect(
+      (
+        await settingsRoute.PUT(
+          asA('/api/settings/ai', 'PUT', { apiKey: 'sk-attacker-key' }),
+          ctx(''),
+        )
+      ).status,
+    ).toBe(401);
+    expect((await settingsRoute.DELETE(asA('/api/settings/ai', 'DELETE'), ctx(''))).status).toBe(
+      401,
+    );
     // The interviewer can read it.
-    const ok = await transcriptRoute.GET(new Request(`http://portal.test/api/interviews/${a.id}/transcript`, { headers: { authorization: `Bearer ${ADMIN}` } }), ctx(a.id));
+    const ok = await transcriptRoute.GET(
+      new Request(`http://portal.test/api/interviews/${a.id}/transcript`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      }),
+      ctx(a.id),
+    );
     expect(ok.status).toBe(200);
   });
 });

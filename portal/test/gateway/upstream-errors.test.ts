@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '@/lib/gateway/gateway';
-import { chatRequest, directive, readSse, startHarness, user, type Harness } from './support/harness';
+import {
+  chatRequest,
+  directive,
+  readSse,
+  startHarness,
+  user,
+  type Harness,
+} from './support/harness';
 
 let h: Harness;
 let gw: Gateway;
@@ -16,7 +23,9 @@ async function expectLedgerExact(id: string, budget: number) {
   gw = await h.gateway({ env: { AI_UPSTREAM_TIMEOUT_MS: '300', AI_UPSTREAM_IDLE_MS: '300' } });
   const u = (await gw.usage(id))!;
   const { messages } = await gw.transcriptPage(id, { limit: 500 });
-  const charged = messages.filter((m) => m.role === 'assistant').reduce((n, m) => n + (m.tokensIn ?? 0) + (m.tokensOut ?? 0), 0);
+  const charged = messages
+    .filter((m) => m.role === 'assistant')
+    .reduce((n, m) => n + (m.tokensIn ?? 0) + (m.tokensOut ?? 0), 0);
   expect(u.used).toBe(charged);
   expect(u.reserved).toBe(0);
   expect(u.used + u.remaining).toBe(budget);
@@ -36,14 +45,23 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
     [503, 502, 'upstream_error'],
   ])('provider status %i → %i %s, nothing charged', async (status, expected, code) => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const res = await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ status }))], stream: true }));
+    const res = await h.fetch(
+      gw,
+      chatRequest(token, { messages: [user('x' + directive({ status }))], stream: true }),
+    );
     expect(res.status).toBe(expected);
     const err = await errorOf(res);
     expect(err.code).toBe(code);
     expect(err.message).not.toContain(h.up.apiKey.slice(0, 8));
     const { u, messages } = await expectLedgerExact(id, 5000);
     expect(u.used).toBe(0);
-    expect(messages.at(-1)).toMatchObject({ role: 'assistant', status: 'error', error: code, tokensIn: 0, tokensOut: 0 });
+    expect(messages.at(-1)).toMatchObject({
+      role: 'assistant',
+      status: 'error',
+      error: code,
+      tokensIn: 0,
+      tokensOut: 0,
+    });
   });
 
   it('the provider rejecting the key becomes upstream_auth without quoting it', async () => {
@@ -58,7 +76,13 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('a provider that does not answer in time → 504 upstream_timeout', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const res = await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ headersDelayMs: 2000 }))], stream: true }));
+    const res = await h.fetch(
+      gw,
+      chatRequest(token, {
+        messages: [user('x' + directive({ headersDelayMs: 2000 }))],
+        stream: true,
+      }),
+    );
     expect(res.status).toBe(504);
     expect((await errorOf(res)).code).toBe('upstream_timeout');
     await expectLedgerExact(id, 5000);
@@ -66,11 +90,24 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('a stream that stalls mid-answer is cut with upstream_timeout and charged an estimate', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ tokens: 20, stallAfter: 3 }))], stream: true })));
+    const sse = await readSse(
+      await h.fetch(
+        gw,
+        chatRequest(token, {
+          messages: [user('x' + directive({ tokens: 20, stallAfter: 3 }))],
+          stream: true,
+        }),
+      ),
+    );
     expect(sse.error?.code).toBe('upstream_timeout');
     expect(sse.done).toBe(false);
     const { messages } = await expectLedgerExact(id, 5000);
-    expect(messages.at(-1)).toMatchObject({ status: 'error', estimated: true, tokensOut: 3, content: ' the code test' });
+    expect(messages.at(-1)).toMatchObject({
+      status: 'error',
+      estimated: true,
+      tokensOut: 3,
+      content: ' the code test',
+    });
   });
 
   it.each([
@@ -80,7 +117,12 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
     ['end without [DONE] or usage', { tokens: 6, endWithoutDone: true }, 'upstream_truncated', 6],
   ])('%s → %s, partial answer stored, estimate flagged', async (_name, behaviour, code, seen) => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive(behaviour))], stream: true })));
+    const sse = await readSse(
+      await h.fetch(
+        gw,
+        chatRequest(token, { messages: [user('x' + directive(behaviour))], stream: true }),
+      ),
+    );
     expect(sse.error?.code).toBe(code);
     expect(sse.done).toBe(false);
     const { u, messages } = await expectLedgerExact(id, 5000);
@@ -92,18 +134,39 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('usage missing on a complete answer → charged an estimate, flagged, status complete', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const sse = await readSse(await h.fetch(gw, chatRequest(token, { messages: [user('x [[nonce:nu1]]' + directive({ tokens: 9, noUsage: true }))], stream: true, stream_options: { include_usage: true } })));
+    const sse = await readSse(
+      await h.fetch(
+        gw,
+        chatRequest(token, {
+          messages: [user('x [[nonce:nu1]]' + directive({ tokens: 9, noUsage: true }))],
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      ),
+    );
     expect(sse.done).toBe(true);
     expect(sse.usage).toBeUndefined();
     const rec = h.up.byNonce('nu1')!;
     const { messages } = await expectLedgerExact(id, 5000);
-    expect(messages.at(-1)).toMatchObject({ status: 'complete', estimated: true, tokensOut: 9, tokensIn: rec.promptTokens });
+    expect(messages.at(-1)).toMatchObject({
+      status: 'complete',
+      estimated: true,
+      tokensOut: 9,
+      tokensIn: rec.promptTokens,
+    });
   });
 
   it('a reasoning model without usage is charged its whole completion reservation (hidden tokens)', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000, model: 'o4-mini' });
     const sse = await readSse(
-      await h.fetch(gw, chatRequest(token, { messages: [user('x' + directive({ tokens: 5, reasoning: 40, dropAfter: 3 }))], stream: true, max_completion_tokens: 100 })),
+      await h.fetch(
+        gw,
+        chatRequest(token, {
+          messages: [user('x' + directive({ tokens: 5, reasoning: 40, dropAfter: 3 }))],
+          stream: true,
+          max_completion_tokens: 100,
+        }),
+      ),
     );
     expect(sse.error?.code).toBe('upstream_truncated');
     const { messages } = await expectLedgerExact(id, 5000);
@@ -112,7 +175,13 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
 
   it('a client that disconnects mid-stream stops generation; the partial answer is stored as stopped', async () => {
     const { id, token } = await h.interview(gw, { budget: 5000 });
-    const res = await h.fetch(gw, chatRequest(token, { messages: [user('x [[nonce:cd1]]' + directive({ tokens: 200, tokenDelayMs: 5 }))], stream: true }));
+    const res = await h.fetch(
+      gw,
+      chatRequest(token, {
+        messages: [user('x [[nonce:cd1]]' + directive({ tokens: 200, tokenDelayMs: 5 }))],
+        stream: true,
+      }),
+    );
     const sse = await readSse(res, { stopAfter: 3 });
     expect(sse.text.length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 100));
@@ -121,7 +190,11 @@ describe('upstream failures become typed errors and the ledger stays exact', () 
     expect(rec.generated).toBeLessThan(200);
     const { messages } = await expectLedgerExact(id, 5000);
     const last = messages.at(-1)!;
-    expect(last).toMatchObject({ status: 'stopped', estimated: true, error: 'client_disconnected' });
+    expect(last).toMatchObject({
+      status: 'stopped',
+      estimated: true,
+      error: 'client_disconnected',
+    });
     expect(last.tokensOut).toBeGreaterThanOrEqual(3);
     expect(last.tokensOut).toBeLessThanOrEqual(rec.generated);
   });

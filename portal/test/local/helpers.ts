@@ -3,7 +3,11 @@ import path from 'node:path';
 import { ChallengeCatalog } from '@/lib/challenges/catalog';
 import { challengesDir } from '@/lib/config/paths';
 import { FsStorage } from '@/lib/storage/fs-storage';
-import { createLocalDriver, type LocalDriver, type LocalDriverDeps } from '@/lib/drivers/local/driver';
+import {
+  createLocalDriver,
+  type LocalDriver,
+  type LocalDriverDeps,
+} from '@/lib/drivers/local/driver';
 import type { DriverContext } from '@/lib/drivers/driver';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
@@ -23,7 +27,10 @@ export function tempDataDir(): { dir: string; cleanup(): void } {
 }
 
 export function ctx(lines: string[] = []): DriverContext {
-  return { signal: new AbortController().signal, log: (level, m) => void lines.push(`${level}: ${m}`) };
+  return {
+    signal: new AbortController().signal,
+    log: (level, m) => void lines.push(`${level}: ${m}`),
+  };
 }
 
 export function testDriver(dataDir: string, extra: Partial<LocalDriverDeps> = {}): LocalDriver {
@@ -36,11 +43,26 @@ export function testDriver(dataDir: string, extra: Partial<LocalDriverDeps> = {}
   });
 }
 
-export function interviewRecord(id: string, deadlineAt: number, status: InterviewRecord['status'] = 'ready'): InterviewRecord {
+export function interviewRecord(
+  id: string,
+  deadlineAt: number,
+  status: InterviewRecord['status'] = 'ready',
+): InterviewRecord {
   const now = Date.now();
   return {
-    id, candidateName: 'C', challengeId: 'py-log-aggregation', scheduledAt: now, durationMinutes: 60, deadlineAt,
-    status, ai: { tokenBudget: 1000 }, createdBy: 'admin', createdAt: now, updatedAt: now, createOperationId: 'op', version: 1,
+    id,
+    candidateName: 'C',
+    challengeId: 'py-log-aggregation',
+    scheduledAt: now,
+    durationMinutes: 60,
+    deadlineAt,
+    status,
+    ai: { tokenBudget: 1000 },
+    createdBy: 'admin',
+    createdAt: now,
+    updatedAt: now,
+    createOperationId: 'op',
+    version: 1,
   };
 }
 
@@ -52,32 +74,57 @@ export function startProxyServer(links: CandidateLinks, proxy: LocalInstanceProx
     if (!m) return void res.writeHead(404).end();
     links.redeem(m[1]!).then(
       (r) => res.writeHead(303, { location: r.location, 'set-cookie': r.cookie }).end(),
-      (e) => res.writeHead(isApiError(e) ? e.status : 500, { 'content-type': 'application/json' }).end(JSON.stringify(isApiError(e) ? e.toBody() : {})),
+      (e) =>
+        res
+          .writeHead(isApiError(e) ? e.status : 500, { 'content-type': 'application/json' })
+          .end(JSON.stringify(isApiError(e) ? e.toBody() : {})),
     );
   });
-  server.on('upgrade', (req, socket, head) => (proxy.handles(req) ? proxy.upgrade(req, socket, head) : socket.destroy()));
+  server.on('upgrade', (req, socket, head) =>
+    proxy.handles(req) ? proxy.upgrade(req, socket, head) : socket.destroy(),
+  );
   return new Promise<{ url: string; port: number; close(): void }>((resolve) =>
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as AddressInfo).port;
-      resolve({ url: `http://127.0.0.1:${port}`, port, close: () => { server.closeAllConnections(); server.close(); } });
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        port,
+        close: () => {
+          server.closeAllConnections();
+          server.close();
+        },
+      });
     }),
   );
 }
-
 
 const run = promisify(execFile);
 
 /** Runs a shell command inside a running instance's namespaces, as the candidate (like its terminal). */
 export async function inside(pid: number, script: string): Promise<{ code: number; out: string }> {
   const members = await groupMembers(pid);
-  const ide = members.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/opt/ide/'));
+  const ide = members.find((p) =>
+    readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/opt/ide/'),
+  );
   if (!ide) throw new Error('no code-server process inside the sandbox');
   try {
-    const r = await run('nsenter', ['-t', String(ide), '-a', '-r', '-w', '-S', '1000', '-G', '1000', '/bin/bash', '-c', script]);
+    const r = await run('nsenter', [
+      '-t',
+      String(ide),
+      '-a',
+      '-r',
+      '-w',
+      '-S',
+      '1000',
+      '-G',
+      '1000',
+      '/bin/bash',
+      '-c',
+      script,
+    ]);
     return { code: 0, out: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, out: err.stdout + err.stderr };
   }
 }
-

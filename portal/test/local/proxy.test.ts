@@ -8,7 +8,13 @@ import { CandidateLinks } from '@/lib/auth/candidate-links';
 import { createInstanceProxy } from '@/lib/proxy/instance-proxy';
 import { createAdminSession } from '@/lib/auth/admin';
 import type { LocalDriver } from '@/lib/drivers/local/driver';
-import { ctx, interviewRecord, startProxyServer as startServer, tempDataDir, testDriver } from './helpers';
+import {
+  ctx,
+  interviewRecord,
+  startProxyServer as startServer,
+  tempDataDir,
+  testDriver,
+} from './helpers';
 
 const ADMIN = 'admin-token-for-proxy-tests-0123456789';
 
@@ -16,15 +22,26 @@ const ADMIN = 'admin-token-for-proxy-tests-0123456789';
 function upgradeStatus(port: number, path: string, cookie?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: '127.0.0.1', port, path,
+      host: '127.0.0.1',
+      port,
+      path,
       headers: {
-        connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'), origin: `http://127.0.0.1:${port}`,
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+        origin: `http://127.0.0.1:${port}`,
         ...(cookie && { cookie }),
       },
     });
-    req.on('upgrade', (res, socket) => { socket.destroy(); resolve(res.statusCode!); });
-    req.on('response', (res) => { res.resume(); resolve(res.statusCode!); });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode!);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
     req.on('error', reject);
     req.end();
   });
@@ -52,12 +69,31 @@ describe('instance proxy and candidate links', () => {
     await interviews.put(interviewRecord('prx-over', Date.now() - 1000, 'ended'));
     driver = testDriver(data.dir, { sandbox: 'none' });
     links = new CandidateLinks({
-      store: new CandidateLinkStore(db.db, db.tables.candidateLinks), secret: ADMIN, publicUrl: 'http://portal.test',
-      interviews, audit: (e) => void audit.push(e),
+      store: new CandidateLinkStore(db.db, db.tables.candidateLinks),
+      secret: ADMIN,
+      publicUrl: 'http://portal.test',
+      interviews,
+      audit: (e) => void audit.push(e),
     });
-    const proxy = createInstanceProxy({ resolveSocket: (id) => driver.socketOf(id), secret: ADMIN, adminToken: ADMIN, audit: (e) => void audit.push(e) });
+    const proxy = createInstanceProxy({
+      resolveSocket: (id) => driver.socketOf(id),
+      secret: ADMIN,
+      adminToken: ADMIN,
+      audit: (e) => void audit.push(e),
+    });
     server = await startServer(links, proxy);
-    await Promise.all([A, B].map((id) => driver.create({ interviewId: id, challengeId: 'py-log-aggregation', deadlineAt: Date.now() + 3_600_000 }, ctx())));
+    await Promise.all(
+      [A, B].map((id) =>
+        driver.create(
+          {
+            interviewId: id,
+            challengeId: 'py-log-aggregation',
+            deadlineAt: Date.now() + 3_600_000,
+          },
+          ctx(),
+        ),
+      ),
+    );
     linkA = new URL(await links.issue({ id: A })).pathname;
     linkB = new URL(await links.issue({ id: B })).pathname;
   });
@@ -83,7 +119,9 @@ describe('instance proxy and candidate links', () => {
     expect(cookie).toContain(`Path=/i/${A}/`);
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Lax');
-    expect(audit).toContainEqual(expect.objectContaining({ event: 'candidate_link.used', ok: true, interviewId: A }));
+    expect(audit).toContainEqual(
+      expect.objectContaining({ event: 'candidate_link.used', ok: true, interviewId: A }),
+    );
     expect(JSON.stringify(audit)).not.toContain(linkA.slice(3));
   });
 
@@ -92,7 +130,13 @@ describe('instance proxy and candidate links', () => {
     const page = await fetch(`${server.url}/i/${A}/`, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('workbench');
-    expect(await upgradeStatus(server.port, `/i/${A}/?reconnectionToken=${randomBytes(8).toString('hex')}&reconnection=false&skipWebSocketFrames=false`, cookie)).toBe(101);
+    expect(
+      await upgradeStatus(
+        server.port,
+        `/i/${A}/?reconnectionToken=${randomBytes(8).toString('hex')}&reconnection=false&skipWebSocketFrames=false`,
+        cookie,
+      ),
+    ).toBe(101);
   });
 
   it("another interview's candidate cookie gets 403 on HTTP and WebSocket; no cookie gets 401", async () => {
@@ -112,7 +156,9 @@ describe('instance proxy and candidate links', () => {
 
   it('an interviewer session opens any IDE, and that is audited', async () => {
     const session = createAdminSession(ADMIN).value;
-    const res = await fetch(`${server.url}/i/${B}/`, { headers: { cookie: `admin_session=${session}` } });
+    const res = await fetch(`${server.url}/i/${B}/`, {
+      headers: { cookie: `admin_session=${session}` },
+    });
     expect(res.status).toBe(200);
     expect(audit).toContainEqual({ event: 'ide.interviewer_access', interviewId: B });
   });
@@ -130,6 +176,9 @@ describe('instance proxy and candidate links', () => {
     expect(res.headers.get('location')).toBe(`/i/${A}/?x=1`);
     expect((await fetch(`${server.url}/i/${A}/healthz`)).status).toBe(200);
     const session = createAdminSession(ADMIN).value;
-    expect((await fetch(`${server.url}/i/nope/`, { headers: { cookie: `admin_session=${session}` } })).status).toBe(503);
+    expect(
+      (await fetch(`${server.url}/i/nope/`, { headers: { cookie: `admin_session=${session}` } }))
+        .status,
+    ).toBe(503);
   });
 });

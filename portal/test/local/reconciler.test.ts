@@ -30,10 +30,21 @@ describe('after the portal is killed (SIGKILL)', () => {
 
   beforeAll(async () => {
     const portalDir = path.resolve(import.meta.dirname, '../..');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/local/fixtures/portal-stand-in.ts', data.dir, 'live-one', 'stray-one'], {
-      cwd: portalDir,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'test/local/fixtures/portal-stand-in.ts',
+        data.dir,
+        'live-one',
+        'stray-one',
+      ],
+      {
+        cwd: portalDir,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (l) => l === 'READY' && resolve());
       child.once('exit', (code) => reject(new Error(`stand-in portal exited with ${code}`)));
@@ -50,13 +61,16 @@ describe('after the portal is killed (SIGKILL)', () => {
   it('its instances keep running and a new driver adopts them', async () => {
     for (const id of ['live-one', 'stray-one']) {
       expect(await probeHealth(layoutOf(data.dir, id).socket)).toBe(true);
-      const info = await driver.create({ interviewId: id, challengeId: 'py-log-aggregation', deadlineAt: Date.now() + 3_600_000 }, ctx());
+      const info = await driver.create(
+        { interviewId: id, challengeId: 'py-log-aggregation', deadlineAt: Date.now() + 3_600_000 },
+        ctx(),
+      );
       expect(info.details?.adopted).toBe(true);
       pids[id] = info.details!.pid as number;
     }
   });
 
-  it('the reconciler keeps the live interview\'s instance and reaps the stray (archived first)', async () => {
+  it("the reconciler keeps the live interview's instance and reaps the stray (archived first)", async () => {
     const reconciler = new Reconciler({
       driver,
       liveInterviews: async () => [{ id: 'live-one', deadlineAt: Date.now() + 3_600_000 }],
@@ -65,9 +79,16 @@ describe('after the portal is killed (SIGKILL)', () => {
       log: silent,
     });
     const stats = await reconciler.run(Date.now());
-    expect(stats).toMatchObject({ running: 2, kept: 1, destroyed: [{ interviewId: 'stray-one', reason: 'no live interview' }], failed: [] });
+    expect(stats).toMatchObject({
+      running: 2,
+      kept: 1,
+      destroyed: [{ interviewId: 'stray-one', reason: 'no live interview' }],
+      failed: [],
+    });
     expect((await driver.list()).map((i) => i.interviewId)).toEqual(['live-one']);
     expect((await driver.status('live-one'))?.details?.pid).toBe(pids['live-one']);
-    expect(await driver.destroy('stray-one', ctx())).toMatchObject({ archive: { key: 'archives/stray-one/workspace.tar.gz' } });
+    expect(await driver.destroy('stray-one', ctx())).toMatchObject({
+      archive: { key: 'archives/stray-one/workspace.tar.gz' },
+    });
   });
 });

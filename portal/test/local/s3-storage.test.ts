@@ -18,16 +18,25 @@ async function startS3rver(bucket: string): Promise<{ endpoint: string; stop(): 
   try {
     bin = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
   } catch {
-    throw new Error('s3rver is not installed: run `npm install` (it is a devDependency of the portal); the S3 storage tests need it');
+    throw new Error(
+      's3rver is not installed: run `npm install` (it is a devDependency of the portal); the S3 storage tests need it',
+    );
   }
   const dir = mkdtempSync(path.join(tmpdir(), 's3rver-'));
-  const child: ChildProcess = spawn(process.execPath, [bin, '-d', dir, '-a', '127.0.0.1', '-p', '0', '--configure-bucket', bucket], {
-    env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [bin, '-d', dir, '-a', '127.0.0.1', '-p', '0', '--configure-bucket', bucket],
+    {
+      env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`s3rver did not start:\n${output.join('\n')}`)), 15_000);
+    const timer = setTimeout(
+      () => reject(new Error(`s3rver did not start:\n${output.join('\n')}`)),
+      15_000,
+    );
     for (const s of [child.stdout!, child.stderr!]) {
       createInterface({ input: s }).on('line', (line) => {
         output.push(line);

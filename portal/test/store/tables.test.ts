@@ -14,11 +14,17 @@ describe('ensureTables', () => {
     const d = await t.db.send(new DescribeTableCommand({ TableName: t.tables.operations }));
     const names = d.Table?.GlobalSecondaryIndexes?.map((g) => g.IndexName).sort();
     expect(names).toEqual(
-      [INDEX.opsByInterviewType, INDEX.opsByStatusAutoDestroyAt, INDEX.opsByStatusScheduledAt].sort(),
+      [
+        INDEX.opsByInterviewType,
+        INDEX.opsByStatusAutoDestroyAt,
+        INDEX.opsByStatusScheduledAt,
+      ].sort(),
     );
   });
 
   it('is idempotent when run again', async () => {
-    await expect(ensureTables(t.db as unknown as DynamoDBClient, t.tables)).resolves.toBeUndefined();
+    await expect(
+      ensureTables(t.db as unknown as DynamoDBClient, t.tables),
+    ).resolves.toBeUndefined();
   });
 });

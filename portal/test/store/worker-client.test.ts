@@ -78,7 +78,10 @@ describe('WorkerDocumentClient (DynamoDB calls off the event loop)', () => {
         ExpressionAttributeValues: { ':one': 1 },
       }),
     );
-    const outcome = update.then(() => 'applied', (e: unknown) => e);
+    const outcome = update.then(
+      () => 'applied',
+      (e: unknown) => e,
+    );
     await workerOf(remote)!.terminate(); // while both are in flight
     await batch;
     expect(await outcome).toMatchObject({ name: 'WorkerLost' });

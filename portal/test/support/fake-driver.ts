@@ -63,7 +63,10 @@ export class FakeDriver implements InstanceDriver {
     try {
       // The instance's options (e.g. the AI gateway URL and token) are kept in its marker, where
       // a test reads them as the candidate's IDE would receive them (readFakeInstance).
-      const marker: FakeInstance = { pid: process.pid, ...(spec.options && { options: spec.options }) };
+      const marker: FakeInstance = {
+        pid: process.pid,
+        ...(spec.options && { options: spec.options }),
+      };
       await writeFile(this.marker(id), JSON.stringify(marker), { flag: 'wx' });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

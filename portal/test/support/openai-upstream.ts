@@ -22,7 +22,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { contentText, countText, encodingForModel, promptSize } from '../../src/lib/gateway/count-core.mjs';
+import {
+  contentText,
+  countText,
+  encodingForModel,
+  promptSize,
+} from '../../src/lib/gateway/count-core.mjs';
 
 export interface Behaviour {
   /** Answer with this HTTP status and an OpenAI-style error body. */
@@ -80,17 +85,24 @@ function encoder(model: string): Encoder {
   const name = encodingForModel(model);
   let e = encoders.get(name);
   if (!e) {
-    const { get_encoding } = createRequire(import.meta.url)('tiktoken') as { get_encoding(n: string): Encoder };
+    const { get_encoding } = createRequire(import.meta.url)('tiktoken') as {
+      get_encoding(n: string): Encoder;
+    };
     e = get_encoding(name);
     encoders.set(name, e);
   }
   return e;
 }
 
-const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
+const sleep = (ms: number) =>
+  ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve();
 
-export async function startUpstream(opts: { apiKey?: string; port?: number; defaults?: Behaviour } = {}): Promise<TestUpstream> {
-  const apiKey = opts.apiKey ?? `sk-test-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+export async function startUpstream(
+  opts: { apiKey?: string; port?: number; defaults?: Behaviour } = {},
+): Promise<TestUpstream> {
+  const apiKey =
+    opts.apiKey ??
+    `sk-test-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const records: UpstreamRecord[] = [];
   const state = { defaults: { ...opts.defaults } as Behaviour };
   const sockets = new Set<import('node:net').Socket>();
@@ -122,9 +134,13 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
       });
     }
     if (req.method === 'GET' && url.startsWith('/v1/models')) {
-      return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'test' }] });
+      return json(res, 200, {
+        object: 'list',
+        data: [{ id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'test' }],
+      });
     }
-    if (req.method !== 'POST' || !url.startsWith('/v1/chat/completions')) return json(res, 404, { error: { message: 'not found' } });
+    if (req.method !== 'POST' || !url.startsWith('/v1/chat/completions'))
+      return json(res, 404, { error: { message: 'not found' } });
     const body = JSON.parse(await readBody(req)) as Record<string, unknown> & {
       model: string;
       messages: { role: string; content: unknown }[];
@@ -136,7 +152,10 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
     const last = [...body.messages].reverse().find((m) => m.role === 'user');
     const lastText = contentText(last?.content);
     const directive = /\[\[upstream (\{.*?\})\]\]/.exec(lastText);
-    const behaviour: Behaviour = { ...state.defaults, ...(directive ? (JSON.parse(directive[1]!) as Behaviour) : {}) };
+    const behaviour: Behaviour = {
+      ...state.defaults,
+      ...(directive ? (JSON.parse(directive[1]!) as Behaviour) : {}),
+    };
     const nonce = /\[\[nonce:([\w-]+)\]\]/.exec(lastText)?.[1];
     const enc = encoder(body.model);
     const rec: UpstreamRecord = {
@@ -162,9 +181,15 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
     if (behaviour.status) {
       const status = behaviour.status;
       const message =
-        status === 401 ? `Incorrect API key provided: ${apiKey.slice(0, 8)}***${apiKey.slice(-4)}.` : status === 429 ? 'Rate limit reached for requests' : 'The server had an error while processing your request.';
+        status === 401
+          ? `Incorrect API key provided: ${apiKey.slice(0, 8)}***${apiKey.slice(-4)}.`
+          : status === 429
+            ? 'Rate limit reached for requests'
+            : 'The server had an error while processing your request.';
       res.setHeader('retry-after', '1');
-      return json(res, status, { error: { message, type: status === 429 ? 'requests' : 'server_error', code: null } });
+      return json(res, status, {
+        error: { message, type: status === 429 ? 'requests' : 'server_error', code: null },
+      });
     }
 
     const limit = body.max_completion_tokens ?? body.max_tokens ?? Infinity;
@@ -190,7 +215,14 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
         object: 'chat.completion',
         created,
         model: body.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, finish_reason: finish, logprobs: null }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: text, refusal: null },
+            finish_reason: finish,
+            logprobs: null,
+          },
+        ],
         usage: rec.reported,
       });
     }
@@ -226,7 +258,9 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
         return;
       }
       if (behaviour.errorAfter !== undefined && i >= behaviour.errorAfter) {
-        res.write(`data: ${JSON.stringify({ error: { message: 'The model produced invalid content.', type: 'server_error' } })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ error: { message: 'The model produced invalid content.', type: 'server_error' } })}\n\n`,
+        );
         res.end();
         return;
       }
@@ -243,7 +277,9 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
     res.write(chunk({}, finish));
     if (withUsage && !behaviour.noUsage) {
       rec.reported = usage();
-      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, system_fingerprint: null, choices: [], usage: rec.reported })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, system_fingerprint: null, choices: [], usage: rec.reported })}\n\n`,
+      );
     }
     rec.done = true;
     res.end('data: [DONE]\n\n');
@@ -274,7 +310,10 @@ export async function startUpstream(opts: { apiKey?: string; port?: number; defa
 
 function json(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

@@ -54,7 +54,10 @@ export async function startPortal(opts: {
   });
   const output: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`portal did not start:\n${output.join('\n')}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`portal did not start:\n${output.join('\n')}`)),
+      60_000,
+    );
     for (const stream of [proc.stdout!, proc.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
         output.push(line);
@@ -81,7 +84,11 @@ export async function startPortal(opts: {
       const headers = new Headers(rest.headers);
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`);
       if (json !== undefined) headers.set('content-type', 'application/json');
-      return fetch(url + pathname, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+      return fetch(url + pathname, {
+        ...rest,
+        headers,
+        body: json !== undefined ? JSON.stringify(json) : rest.body,
+      });
     },
     stop(signal = 'SIGTERM') {
       return new Promise((resolve) => {

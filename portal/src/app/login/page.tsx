@@ -32,7 +32,14 @@ export default function LoginPage() {
       </p>
       <form onSubmit={submit}>
         <label htmlFor="token">Admin token</label>
-        <input id="token" type="password" autoComplete="current-password" value={token} onChange={(e) => setToken(e.target.value)} required />
+        <input
+          id="token"
+          type="password"
+          autoComplete="current-password"
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          required
+        />
         <div style={{ marginTop: '1rem' }}>
           <button type="submit" disabled={busy || token.length === 0}>
             {busy ? 'Signing in…' : 'Sign in'}

@@ -17,9 +17,7 @@ export interface AuditLogger {
  * Entries carry no secrets (callers pass amounts and outcomes, never tokens or keys).
  */
 export class AuditLog {
-  constructor(
-    private readonly deps: { store: AuditStore; log: AuditLogger; now?: () => number },
-  ) {}
+  constructor(private readonly deps: { store: AuditStore; log: AuditLogger; now?: () => number }) {}
 
   async record(entry: AuditEntry): Promise<AuditItem> {
     const at = (this.deps.now ?? Date.now)();

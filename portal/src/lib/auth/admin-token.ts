@@ -7,7 +7,10 @@ import path from 'node:path';
  * on first start and kept in DATA_DIR/admin-token (mode 0600), so there is never an open admin
  * API and a local user can still find their token. The token itself is never logged.
  */
-export function resolveAdminToken(configured: string | undefined, dataDir: string): { token: string; file?: string } {
+export function resolveAdminToken(
+  configured: string | undefined,
+  dataDir: string,
+): { token: string; file?: string } {
   if (configured) return { token: configured };
   const file = path.join(dataDir, 'admin-token');
   try {

@@ -15,7 +15,10 @@ function sign(adminToken: string, expires: number): string {
 }
 
 /** A session cookie value for the browser UI: expiry + HMAC keyed by the admin token. */
-export function createAdminSession(adminToken: string, now = Date.now()): { value: string; maxAgeSeconds: number } {
+export function createAdminSession(
+  adminToken: string,
+  now = Date.now(),
+): { value: string; maxAgeSeconds: number } {
   const expires = now + SESSION_MS;
   return { value: `${expires}.${sign(adminToken, expires)}`, maxAgeSeconds: SESSION_MS / 1000 };
 }
@@ -35,7 +38,8 @@ function cookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0 && part.slice(0, i).trim() === name)
+      return decodeURIComponent(part.slice(i + 1).trim());
   }
   return undefined;
 }

@@ -18,7 +18,8 @@ const equal = (a: string, b: string) => {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 };
-const mac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest('base64url');
+const mac = (key: Buffer, text: string) =>
+  createHmac('sha256', key).update(text).digest('base64url');
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Keys for links and sessions, derived from one server secret (the admin token) with labels. */
@@ -27,12 +28,20 @@ export function deriveKey(secret: string, label: 'candidate-link' | 'candidate-s
 }
 
 /** `<interviewId>.<expiresAt>.<mac>`: verified without a database read. */
-export function createCandidateSession(key: Buffer, interviewId: string, expiresAt: number): string {
+export function createCandidateSession(
+  key: Buffer,
+  interviewId: string,
+  expiresAt: number,
+): string {
   return `${interviewId}.${expiresAt}.${mac(key, `session:${interviewId}:${expiresAt}`)}`;
 }
 
 /** The interview a session value grants, or null (bad MAC, expired, malformed). */
-export function verifyCandidateSession(key: Buffer, value: string, now = Date.now()): string | null {
+export function verifyCandidateSession(
+  key: Buffer,
+  value: string,
+  now = Date.now(),
+): string | null {
   const parts = value.split('.');
   if (parts.length !== 3) return null;
   const [id, exp, sig] = parts as [string, string, string];
@@ -42,7 +51,12 @@ export function verifyCandidateSession(key: Buffer, value: string, now = Date.no
 }
 
 /** The Set-Cookie header for a candidate session: HttpOnly, SameSite=Lax, Path=/i/<id>/. */
-export function candidateCookie(interviewId: string, value: string, maxAgeSeconds: number, secure: boolean): string {
+export function candidateCookie(
+  interviewId: string,
+  value: string,
+  maxAgeSeconds: number,
+  secure: boolean,
+): string {
   return [
     `${CANDIDATE_COOKIE}=${value}`,
     `Path=/i/${interviewId}/`,
@@ -111,23 +125,42 @@ export class CandidateLinks {
     const dot = token.indexOf('.');
     const interviewId = dot > 0 ? token.slice(0, dot) : '';
     const fail = (reason: string, error: ApiError): never => {
-      this.deps.audit({ event: 'candidate_link.used', ok: false, reason, interviewId: interviewId || undefined, ip: meta.ip });
+      this.deps.audit({
+        event: 'candidate_link.used',
+        ok: false,
+        reason,
+        interviewId: interviewId || undefined,
+        ip: meta.ip,
+      });
       throw error;
     };
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(interviewId) || token.length > 200) fail('malformed', notFound('Candidate link'));
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(interviewId) || token.length > 200)
+      fail('malformed', notFound('Candidate link'));
     const item = await this.deps.store.get(interviewId);
     if (!item || !equal(sha256(token), item.tokenHash)) fail('unknown', notFound('Candidate link'));
     const interview = await this.deps.interviews.get(interviewId);
     const now = this.now();
-    if (!interview || !LIVE_INTERVIEW_STATUSES.includes(interview.status) || interview.deadlineAt <= now) {
-      fail('expired', new ApiError(410, 'gone', 'This interview has ended; the link is no longer valid'));
+    if (
+      !interview ||
+      !LIVE_INTERVIEW_STATUSES.includes(interview.status) ||
+      interview.deadlineAt <= now
+    ) {
+      fail(
+        'expired',
+        new ApiError(410, 'gone', 'This interview has ended; the link is no longer valid'),
+      );
     }
     const expiresAt = interview!.deadlineAt + SESSION_SLACK_MS;
     const value = createCandidateSession(this.sessionKey, interviewId, expiresAt);
     this.deps.audit({ event: 'candidate_link.used', ok: true, interviewId, ip: meta.ip });
     return {
       interviewId,
-      cookie: candidateCookie(interviewId, value, (expiresAt - now) / 1000, this.publicUrl().startsWith('https:')),
+      cookie: candidateCookie(
+        interviewId,
+        value,
+        (expiresAt - now) / 1000,
+        this.publicUrl().startsWith('https:'),
+      ),
       location: `/i/${interviewId}/`,
     };
   }
@@ -152,7 +185,9 @@ export class CandidateLinks {
 
 /** The process's CandidateLinks from the runtime (config, db, admin token as secret, logger as audit). */
 export function candidateLinksFor(
-  runtime: Pick<Runtime, 'config' | 'db' | 'adminToken' | 'log'> & { audit?: Pick<AuditLog, 'note'> },
+  runtime: Pick<Runtime, 'config' | 'db' | 'adminToken' | 'log'> & {
+    audit?: Pick<AuditLog, 'note'>;
+  },
 ): CandidateLinks {
   return new CandidateLinks({
     store: new CandidateLinkStore(runtime.db, runtime.config.tables.candidateLinks),
@@ -163,9 +198,26 @@ export function candidateLinksFor(
     audit: (event) => {
       // Uses of a real link go to the interview's audit trail; guesses (malformed, unknown
       // tokens) only to the log, so anonymous requests cannot grow the table.
-      const { event: action, interviewId, reason, ok, ip } = event as { event: string; interviewId?: string; reason?: string; ok: boolean; ip?: string };
+      const {
+        event: action,
+        interviewId,
+        reason,
+        ok,
+        ip,
+      } = event as {
+        event: string;
+        interviewId?: string;
+        reason?: string;
+        ok: boolean;
+        ip?: string;
+      };
       if (runtime.audit && interviewId && (ok || reason === 'expired')) {
-        runtime.audit.note({ actor: 'candidate', action, interviewId, details: { ok, ...(reason && { reason }), ...(ip && { ip }) } });
+        runtime.audit.note({
+          actor: 'candidate',
+          action,
+          interviewId,
+          details: { ok, ...(reason && { reason }), ...(ip && { ip }) },
+        });
       } else {
         runtime.log.info({ audit: true, ...event }, action);
       }

@@ -95,12 +95,24 @@ export const envSchema = z.object({
   AI_ALLOWED_MODELS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((m) => m.trim()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    ),
   /** Models whose hidden reasoning tokens make streamed text a poor estimate (regex); an interrupted call of one is charged its full completion reservation. */
   AI_REASONING_MODELS: z
     .string()
     .default('^(o\\d|gpt-5)')
-    .refine((v) => { try { new RegExp(v); return true; } catch { return false; } }, 'not a valid regular expression'),
+    .refine((v) => {
+      try {
+        new RegExp(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a valid regular expression'),
   /** `max_completion_tokens` used when a request sets none, and the most a request may ask for. */
   AI_MAX_COMPLETION_TOKENS: int(1, 1_000_000).default(4096),
   /** Below this many affordable completion tokens a request is refused instead of clamped. */

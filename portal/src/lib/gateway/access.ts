@@ -17,7 +17,8 @@ export interface InterviewAccess {
 
 /** A token is revoked by its own flag or by the ledger's "every token issued so far" mark. */
 export const isRevoked = (t: TokenItem, ledger: LedgerItem | null) =>
-  t.revokedAt !== undefined || (ledger?.tokensRevokedAt !== undefined && t.createdAt <= ledger.tokensRevokedAt);
+  t.revokedAt !== undefined ||
+  (ledger?.tokensRevokedAt !== undefined && t.createdAt <= ledger.tokensRevokedAt);
 
 export interface Authenticated {
   interviewId: string;
@@ -77,7 +78,10 @@ export class AccessCache {
     if (isRevoked(t, access.ledger)) throw gwErrors.tokenRevoked();
     this.checkOpen(access);
     const now = this.deps.now();
-    if ((now >= access.ledger.deadlineAt || now >= t.expiresAt) && now - access.loadedAt > RECHECK_MS) {
+    if (
+      (now >= access.ledger.deadlineAt || now >= t.expiresAt) &&
+      now - access.loadedAt > RECHECK_MS
+    ) {
       // Passed, or extended by another process? Deadlines and token expiry move together.
       access = await this.load(interviewId, true);
       t = access.tokens.get(hash) ?? t;
@@ -122,7 +126,8 @@ export class AccessCache {
     const startedAt = this.deps.now();
     for (const id of this.used) {
       const e = this.entries.get(id);
-      if (e && startedAt - e.loadedAt > this.deps.freshMs / 2 && !this.loading.has(id)) this.due.add(id);
+      if (e && startedAt - e.loadedAt > this.deps.freshMs / 2 && !this.loading.has(id))
+        this.due.add(id);
     }
     this.used.clear();
     const ids = [...this.due];
@@ -133,13 +138,19 @@ export class AccessCache {
         const before = this.entries.get(id);
         if (!before || before.loadedAt > startedAt) continue;
         const fresh = ledgers.get(id) ?? null;
-        const ledger = before.ledger && fresh && before.ledger.updatedAt > fresh.updatedAt ? before.ledger : fresh;
+        const ledger =
+          before.ledger && fresh && before.ledger.updatedAt > fresh.updatedAt
+            ? before.ledger
+            : fresh;
         const next: InterviewAccess = { ...before, ledger, loadedAt: startedAt };
         this.set(next);
         this.deps.onChange?.(before, next);
       }
     } catch (e) {
-      this.deps.log.warn({ err: (e as Error).message, interviews: ids.length }, 'gateway: access refresh failed; retrying on use');
+      this.deps.log.warn(
+        { err: (e as Error).message, interviews: ids.length },
+        'gateway: access refresh failed; retrying on use',
+      );
     } finally {
       this.refreshing = false;
       if (this.due.size > 0) this.refreshSoon([...this.due][0]!);
@@ -170,19 +181,31 @@ export class AccessCache {
         const next: InterviewAccess = {
           interviewId,
           ledger,
-          tokens: tokens ? new Map(tokens.map((t) => [t.tokenHash, t])) : new Map(this.entries.get(interviewId)?.tokens ?? []),
+          tokens: tokens
+            ? new Map(tokens.map((t) => [t.tokenHash, t]))
+            : new Map(this.entries.get(interviewId)?.tokens ?? []),
           loadedAt: startedAt,
           tokensLoadedAt: tokens ? startedAt : (this.entries.get(interviewId)?.tokensLoadedAt ?? 0),
         };
         const before = this.entries.get(interviewId);
         // A ledger write of this process that finished while we read is newer than what we read.
-        if (before?.ledger && ledger && before.ledger.updatedAt > ledger.updatedAt) next.ledger = mergeLedger(ledger, before.ledger);
+        if (before?.ledger && ledger && before.ledger.updatedAt > ledger.updatedAt)
+          next.ledger = mergeLedger(ledger, before.ledger);
         this.set(next);
         this.deps.onChange?.(before, next);
         return next;
       } catch (e) {
-        this.deps.log.warn({ interviewId, err: (e as Error).message }, 'gateway: could not read interview access state');
-        throw new GatewayError(503, 'unavailable', 'The AI gateway could not check this token right now; retry shortly', true, 1);
+        this.deps.log.warn(
+          { interviewId, err: (e as Error).message },
+          'gateway: could not read interview access state',
+        );
+        throw new GatewayError(
+          503,
+          'unavailable',
+          'The AI gateway could not check this token right now; retry shortly',
+          true,
+          1,
+        );
       } finally {
         if (this.loading.get(interviewId) === p!) this.loading.delete(interviewId);
       }
@@ -206,7 +229,8 @@ export class AccessCache {
   markRevoked(interviewId: string, at: number): void {
     const e = this.entries.get(interviewId);
     if (!e) return;
-    for (const [h, t] of e.tokens) if (t.revokedAt === undefined) e.tokens.set(h, { ...t, revokedAt: at });
+    for (const [h, t] of e.tokens)
+      if (t.revokedAt === undefined) e.tokens.set(h, { ...t, revokedAt: at });
   }
 
   /** Forgets an interview's state: the next request reads it again (revocations pushed by the event hub). */

@@ -27,7 +27,12 @@ interface Chunk {
       content?: string | null;
       refusal?: string | null;
       reasoning_content?: string | null;
-      tool_calls?: { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }[];
+      tool_calls?: {
+        index?: number;
+        id?: string;
+        type?: string;
+        function?: { name?: string; arguments?: string };
+      }[];
     };
     finish_reason?: string | null;
   }[];
@@ -56,7 +61,11 @@ export class CompletionAccumulator {
     this.created ??= typeof c.created === 'number' ? c.created : undefined;
     this.model ??= typeof c.model === 'string' ? c.model : undefined;
     if (typeof c.system_fingerprint === 'string') this.systemFingerprint = c.system_fingerprint;
-    if (c.usage && typeof c.usage.prompt_tokens === 'number' && typeof c.usage.completion_tokens === 'number') {
+    if (
+      c.usage &&
+      typeof c.usage.prompt_tokens === 'number' &&
+      typeof c.usage.completion_tokens === 'number'
+    ) {
       this.usage = c.usage;
     }
     if (!Array.isArray(c.choices)) return true;
@@ -69,8 +78,14 @@ export class CompletionAccumulator {
         if (typeof d.reasoning_content === 'string') this.reasoning.push(d.reasoning_content);
         if (Array.isArray(d.tool_calls)) {
           for (const tc of d.tool_calls) {
-            const i = typeof tc.index === 'number' && tc.index >= 0 && tc.index < 128 ? tc.index : this.toolCalls.length;
-            const acc = (this.toolCalls[i] ??= { type: 'function', function: { name: '', arguments: '' } });
+            const i =
+              typeof tc.index === 'number' && tc.index >= 0 && tc.index < 128
+                ? tc.index
+                : this.toolCalls.length;
+            const acc = (this.toolCalls[i] ??= {
+              type: 'function',
+              function: { name: '', arguments: '' },
+            });
             if (tc.id) acc.id = tc.id;
             if (tc.function?.name) acc.function.name += tc.function.name;
             if (tc.function?.arguments) acc.function.arguments += tc.function.arguments;
@@ -101,7 +116,10 @@ export class CompletionAccumulator {
   }
 
   /** The answer as a non-streamed `chat.completion` object. */
-  toCompletion(fallback: { id: string; model: string; created: number }, usage: Usage | undefined): Record<string, unknown> {
+  toCompletion(
+    fallback: { id: string; model: string; created: number },
+    usage: Usage | undefined,
+  ): Record<string, unknown> {
     const calls = this.calls();
     const text = this.text();
     const refusal = this.refusalText();
@@ -118,7 +136,13 @@ export class CompletionAccumulator {
             role: 'assistant',
             content: text.length > 0 || calls.length === 0 ? text : null,
             refusal: refusal.length > 0 ? refusal : null,
-            ...(calls.length > 0 && { tool_calls: calls.map((c, i) => ({ id: c.id ?? `call_${i}`, type: 'function', function: c.function })) }),
+            ...(calls.length > 0 && {
+              tool_calls: calls.map((c, i) => ({
+                id: c.id ?? `call_${i}`,
+                type: 'function',
+                function: c.function,
+              })),
+            }),
           },
           finish_reason: this.finishReason ?? 'stop',
           logprobs: null,

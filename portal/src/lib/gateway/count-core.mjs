@@ -34,7 +34,7 @@ export function* segments(text) {
   for (let m = LONG_RUN.exec(text); m; m = LONG_RUN.exec(text)) {
     if (m.index > pos) yield text.slice(pos, m.index);
     const end = m.index + m[0].length;
-    for (let i = m.index; i < end; ) {
+    for (let i = m.index; i < end;) {
       let j = Math.min(i + MAX_RUN, end);
       // Never split a surrogate pair.
       if (j < end && (text.charCodeAt(j) & 0xfc00) === 0xdc00) j--;
@@ -64,7 +64,8 @@ export function countText(enc, text) {
 export function contentText(c) {
   if (c === null || c === undefined) return '';
   if (typeof c === 'string') return c;
-  if (Array.isArray(c)) return c.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
+  if (Array.isArray(c))
+    return c.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
   return '';
 }
 

@@ -11,7 +11,6 @@ import { countText, encodingForModel, promptSize } from './count-core.mjs';
 if (!parentPort) throw new Error('count-worker must run as a worker thread');
 const port = parentPort;
 
-
 /** @type {Map<string, import('tiktoken').Tiktoken>} */
 const encoders = new Map();
 /** @param {'o200k_base' | 'cl100k_base'} name */
@@ -29,7 +28,9 @@ port.on('message', (msg) => {
   try {
     const enc = encoder(encodingForModel(msg.model));
     const tokens =
-      msg.op === 'prompt' ? promptSize(msg.request, (t) => countText(enc, t)) : countText(enc, String(msg.text));
+      msg.op === 'prompt'
+        ? promptSize(msg.request, (t) => countText(enc, t))
+        : countText(enc, String(msg.text));
     port.postMessage({ id: msg.id, tokens });
   } catch (e) {
     port.postMessage({ id: msg.id, error: e instanceof Error ? e.message : String(e) });

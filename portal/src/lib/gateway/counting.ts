@@ -28,9 +28,14 @@ export class TokenCounter {
   private closed = false;
 
   constructor(
-    private readonly opts: { workers: number; timeoutMs?: number; log?: { warn(o: object, m: string): void } },
+    private readonly opts: {
+      workers: number;
+      timeoutMs?: number;
+      log?: { warn(o: object, m: string): void };
+    },
   ) {
-    for (let i = 0; i < Math.max(1, opts.workers); i++) this.workers.push(new CountWorker(opts.timeoutMs ?? 30_000, opts.log));
+    for (let i = 0; i < Math.max(1, opts.workers); i++)
+      this.workers.push(new CountWorker(opts.timeoutMs ?? 30_000, opts.log));
   }
 
   /** Upper bound on the prompt's tokens; O(bytes) native work, no tokenizer. */
@@ -40,14 +45,22 @@ export class TokenCounter {
 
   /** Exact prompt tokens (as the provider counts plain-text chats for cl100k/o200k models). */
   countPrompt(req: PromptParts, model: string | undefined): Promise<number> {
-    const request = { messages: req.messages, tools: req.tools, response_format: req.response_format };
-    return this.pick().run({ op: 'prompt', model, request }).catch(() => this.bound(req));
+    const request = {
+      messages: req.messages,
+      tools: req.tools,
+      response_format: req.response_format,
+    };
+    return this.pick()
+      .run({ op: 'prompt', model, request })
+      .catch(() => this.bound(req));
   }
 
   /** Exact tokens of generated text (an estimate of output when the provider's usage is missing). */
   countText(text: string, model: string | undefined): Promise<number> {
     if (text.length === 0) return Promise.resolve(0);
-    return this.pick().run({ op: 'text', model, text }).catch(() => utf8Bytes(text));
+    return this.pick()
+      .run({ op: 'text', model, text })
+      .catch(() => utf8Bytes(text));
   }
 
   /** Resolves once the workers have loaded the tokenizer (tests and warm-up). */
@@ -69,12 +82,16 @@ export class TokenCounter {
   }
 }
 
-type Job = { op: 'prompt'; model?: string; request: unknown } | { op: 'text'; model?: string; text: string };
+type Job =
+  { op: 'prompt'; model?: string; request: unknown } | { op: 'text'; model?: string; text: string };
 
 /** One worker thread with its job queue; restarts after a crash (at most a few times). */
 class CountWorker {
   private worker?: Worker;
-  private jobs = new Map<number, { resolve(n: number): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+  private jobs = new Map<
+    number,
+    { resolve(n: number): void; reject(e: Error): void; timer: NodeJS.Timeout }
+  >();
   private seq = 0;
   private restarts = 0;
   private stopping = false;

@@ -116,7 +116,10 @@ export class Exchange {
       if (this.reason) throw new APIUserAbortError(); // stopped before anything was sent: nothing to charge
       this.phase = 'waiting';
       const { req, model, reservation } = this.init;
-      upstream = await this.deps.upstream.open(upstreamBody(req, model, reservation.maxCompletion), this.controller.signal);
+      upstream = await this.deps.upstream.open(
+        upstreamBody(req, model, reservation.maxCompletion),
+        this.controller.signal,
+      );
     } catch (e) {
       if (this.reason) {
         // Stopped before the provider answered (the client left, the deadline, …).
@@ -173,7 +176,11 @@ export class Exchange {
           if (this.outcome.error) sendError(res, this.outcome.error);
           else {
             const completion = this.acc.toCompletion(
-              { id: `chatcmpl-${this.requestId}`, model: this.init.model, created: Math.floor(this.init.startedAt / 1000) },
+              {
+                id: `chatcmpl-${this.requestId}`,
+                model: this.init.model,
+                created: Math.floor(this.init.startedAt / 1000),
+              },
               this.acc.usage ?? undefined,
             );
             sendJson(res, 200, completion, { 'x-request-id': this.requestId });
@@ -210,7 +217,12 @@ export class Exchange {
             bad = gwErrors.upstreamMalformed();
             return 'stop';
           }
-          if (typeof obj === 'object' && obj !== null && 'error' in obj && (obj as { error: unknown }).error) {
+          if (
+            typeof obj === 'object' &&
+            obj !== null &&
+            'error' in obj &&
+            (obj as { error: unknown }).error
+          ) {
             bad = gwErrors.upstreamError(200);
             return 'stop';
           }
@@ -220,7 +232,13 @@ export class Exchange {
           }
           const o = obj as { usage?: unknown; choices?: unknown[] };
           // The usage chunk is always requested; clients that did not ask for it never see it.
-          if (!this.init.includeUsage && o.usage && Array.isArray(o.choices) && o.choices.length === 0) return 'hide';
+          if (
+            !this.init.includeUsage &&
+            o.usage &&
+            Array.isArray(o.choices) &&
+            o.choices.length === 0
+          )
+            return 'hide';
           return 'forward';
         },
         overflow: () => {
@@ -327,7 +345,10 @@ export class Exchange {
     }
     const charged = pool.settle(res, { tokensIn, tokensOut, estimated });
     if (charged.capped) {
-      log.warn({ interviewId, requestId, tokensIn, tokensOut, reserved: res.amount }, 'gateway: provider usage exceeded the reservation; charged the reservation');
+      log.warn(
+        { interviewId, requestId, tokensIn, tokensOut, reserved: res.amount },
+        'gateway: provider usage exceeded the reservation; charged the reservation',
+      );
     }
     const now = this.deps.now();
     const text = this.acc.text() || this.acc.refusalText();
@@ -357,9 +378,15 @@ export class Exchange {
       ...(charged.capped && { reportedIn: tokensIn, reportedOut: tokensOut }),
     };
     try {
-      await this.deps.transcript.record([...promptItems(interviewId, requestId, startedAt, req.messages), response]);
+      await this.deps.transcript.record([
+        ...promptItems(interviewId, requestId, startedAt, req.messages),
+        response,
+      ]);
     } catch (e) {
-      log.error({ interviewId, requestId, err: (e as Error).message }, 'gateway: transcript write failed');
+      log.error(
+        { interviewId, requestId, err: (e as Error).message },
+        'gateway: transcript write failed',
+      );
     }
   }
 }

@@ -572,7 +572,6 @@ export class Gateway {
     );
     sendJson(res, 500, { error: { code: 'internal', message: 'Internal error' } });
   }
-
 }
 
 const allRevoked = (a: InterviewAccess) =>

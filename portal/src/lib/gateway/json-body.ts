@@ -11,12 +11,16 @@ const SLICE = 128 * 1024;
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
-export async function encodeJsonBody(body: Record<string, unknown> & { messages: { content?: unknown }[] }): Promise<Uint8Array> {
+export async function encodeJsonBody(
+  body: Record<string, unknown> & { messages: { content?: unknown }[] },
+): Promise<Uint8Array> {
   if (!hasLongString(body.messages)) return Buffer.from(JSON.stringify(body), 'utf8');
   const { messages, ...rest } = body;
   const parts: Buffer[] = [];
   const head = JSON.stringify(rest);
-  parts.push(Buffer.from(head.length > 2 ? `${head.slice(0, -1)},"messages":[` : '{"messages":[', 'utf8'));
+  parts.push(
+    Buffer.from(head.length > 2 ? `${head.slice(0, -1)},"messages":[` : '{"messages":[', 'utf8'),
+  );
   for (let i = 0; i < messages.length; i++) {
     if (i > 0) parts.push(Buffer.from(','));
     const m = messages[i]!;
@@ -30,7 +34,10 @@ export async function encodeJsonBody(body: Record<string, unknown> & { messages:
         await yieldNow();
       }
       parts.push(Buffer.from('"' + skeleton.slice(at + 8), 'utf8'));
-    } else if (Array.isArray(c) && c.some((p: { text?: string }) => typeof p?.text === 'string' && p.text.length > SMALL)) {
+    } else if (
+      Array.isArray(c) &&
+      c.some((p: { text?: string }) => typeof p?.text === 'string' && p.text.length > SMALL)
+    ) {
       const pieces: string[] = [];
       for (const p of c as { text?: string }[]) {
         pieces.push(JSON.stringify(p));
@@ -38,7 +45,12 @@ export async function encodeJsonBody(body: Record<string, unknown> & { messages:
       }
       const skeleton = JSON.stringify({ ...m, content: '\u0000' });
       const at = skeleton.indexOf('"\\u0000"');
-      parts.push(Buffer.from(skeleton.slice(0, at) + '[' + pieces.join(',') + ']' + skeleton.slice(at + 8), 'utf8'));
+      parts.push(
+        Buffer.from(
+          skeleton.slice(0, at) + '[' + pieces.join(',') + ']' + skeleton.slice(at + 8),
+          'utf8',
+        ),
+      );
     } else {
       parts.push(Buffer.from(JSON.stringify(m), 'utf8'));
     }
@@ -52,7 +64,9 @@ function hasLongString(messages: { content?: unknown }[]): boolean {
   for (const m of messages) {
     const c = m.content;
     if (typeof c === 'string') total += c.length;
-    else if (Array.isArray(c)) for (const p of c as { text?: unknown }[]) if (typeof p?.text === 'string') total += p.text.length;
+    else if (Array.isArray(c))
+      for (const p of c as { text?: unknown }[])
+        if (typeof p?.text === 'string') total += p.text.length;
     if (total > SMALL) return true;
   }
   return false;

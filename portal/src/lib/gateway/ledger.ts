@@ -37,7 +37,12 @@ export interface OwnSlice {
  * Pure: the meter from a ledger, this process's slices, and what is known of the others —
  * their stored slice items, or only the ledger's `sliced` total when they were not read.
  */
-export function computeUsage(ledger: LedgerItem, own: OwnSlice[], others: SliceItem[] | 'unknown', at: number): UsageSnapshot {
+export function computeUsage(
+  ledger: LedgerItem,
+  own: OwnSlice[],
+  others: SliceItem[] | 'unknown',
+  at: number,
+): UsageSnapshot {
   let usedIn = ledger.usedIn;
   let usedOut = ledger.usedOut;
   let reserved = 0;

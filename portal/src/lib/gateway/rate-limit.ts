@@ -24,11 +24,17 @@ export class InterviewLimiter {
     s.tokens = Math.min(cap, s.tokens + ((now - s.at) * cap) / 60_000);
     s.at = now;
     if (s.inflight >= this.opts.maxConcurrent) {
-      throw gwErrors.rateLimited(`At most ${this.opts.maxConcurrent} AI requests at a time per interview`, 1);
+      throw gwErrors.rateLimited(
+        `At most ${this.opts.maxConcurrent} AI requests at a time per interview`,
+        1,
+      );
     }
     if (s.tokens < 1) {
       const wait = Math.ceil(((1 - s.tokens) * 60) / cap);
-      throw gwErrors.rateLimited(`At most ${cap} AI requests per minute per interview`, Math.max(1, wait));
+      throw gwErrors.rateLimited(
+        `At most ${cap} AI requests per minute per interview`,
+        Math.max(1, wait),
+      );
     }
     s.tokens -= 1;
     s.inflight += 1;
@@ -40,6 +46,7 @@ export class InterviewLimiter {
     s.inflight = Math.max(0, s.inflight - 1);
     // Forget idle interviews once their bucket is full again (nothing left to remember).
     const cap = this.opts.perMinute;
-    if (s.inflight === 0 && s.tokens + ((this.opts.now() - s.at) * cap) / 60_000 >= cap) this.state.delete(interviewId);
+    if (s.inflight === 0 && s.tokens + ((this.opts.now() - s.at) * cap) / 60_000 >= cap)
+      this.state.delete(interviewId);
   }
 }

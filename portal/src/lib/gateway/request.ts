@@ -55,19 +55,28 @@ export const chatRequestSchema = z.strictObject({
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
   seed: z.number().int().nullable().optional(),
-  stop: z.union([z.string().max(256), z.array(z.string().max(256)).max(4)]).nullable().optional(),
+  stop: z
+    .union([z.string().max(256), z.array(z.string().max(256)).max(4)])
+    .nullable()
+    .optional(),
   response_format: z
     .union([
       z.strictObject({ type: z.literal('text') }),
       z.strictObject({ type: z.literal('json_object') }),
-      z.strictObject({ type: z.literal('json_schema'), json_schema: z.record(z.string(), z.unknown()) }),
+      z.strictObject({
+        type: z.literal('json_schema'),
+        json_schema: z.record(z.string(), z.unknown()),
+      }),
     ])
     .optional(),
   tools: z.array(tool).max(64).optional(),
   tool_choice: z
     .union([
       z.enum(['none', 'auto', 'required']),
-      z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: z.string().max(64) }) }),
+      z.strictObject({
+        type: z.literal('function'),
+        function: z.strictObject({ name: z.string().max(64) }),
+      }),
     ])
     .optional(),
   parallel_tool_calls: z.boolean().optional(),
@@ -89,7 +98,8 @@ export function contentText(c: ChatMessage['content']): string {
 /** Validates a parsed JSON body: 400 with the field and the reason, or the typed request. */
 export function parseChatRequest(body: unknown, maxMessageBytes: number): ChatRequest {
   const r = chatRequestSchema.safeParse(body);
-  if (!r.success) throw gwErrors.badRequest('Invalid chat completion request', zodFields('body', r.error));
+  if (!r.success)
+    throw gwErrors.badRequest('Invalid chat completion request', zodFields('body', r.error));
   const req = r.data;
   // Byte length without encoding: a JS string's UTF-8 size is at most 3 × its length.
   for (let i = 0; i < req.messages.length; i++) {
@@ -112,8 +122,10 @@ export function parseChatRequest(body: unknown, maxMessageBytes: number): ChatRe
  */
 export function readJsonBody(req: IncomingMessage, max: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
-  if (!type.toLowerCase().includes('application/json')) return Promise.reject(gwErrors.unsupportedMediaType());
-  if (Number(req.headers['content-length'] ?? NaN) > max) return Promise.reject(gwErrors.payloadTooLarge(max));
+  if (!type.toLowerCase().includes('application/json'))
+    return Promise.reject(gwErrors.unsupportedMediaType());
+  if (Number(req.headers['content-length'] ?? NaN) > max)
+    return Promise.reject(gwErrors.payloadTooLarge(max));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -132,7 +144,10 @@ export function readJsonBody(req: IncomingMessage, max: number): Promise<unknown
     };
     const onEnd = () => {
       done();
-      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+      const text =
+        chunks.length === 1
+          ? chunks[0]!.toString('utf8')
+          : Buffer.concat(chunks, size).toString('utf8');
       try {
         resolve(JSON.parse(text));
       } catch {

@@ -62,7 +62,10 @@ export function decryptSecret(key: Buffer, box: AiProviderSettingsItem['apiKey']
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(box.iv, 'base64'));
   decipher.setAAD(AAD);
   decipher.setAuthTag(Buffer.from(box.tag, 'base64'));
-  return Buffer.concat([decipher.update(Buffer.from(box.ciphertext, 'base64')), decipher.final()]).toString('utf8');
+  return Buffer.concat([
+    decipher.update(Buffer.from(box.ciphertext, 'base64')),
+    decipher.final(),
+  ]).toString('utf8');
 }
 
 /** A non-secret name for an encryption key (first 8 hex of its SHA-256). */
@@ -72,7 +75,8 @@ const keyId = (key: Buffer) => createHash('sha256').update(key).digest('hex').sl
 export function parseSettingsKey(value: string): Buffer {
   const v = value.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
-  if (key.length !== 32) throw new Error('AI_SETTINGS_KEY must be 32 bytes (64 hex characters or base64)');
+  if (key.length !== 32)
+    throw new Error('AI_SETTINGS_KEY must be 32 bytes (64 hex characters or base64)');
   return key;
 }
 
@@ -96,7 +100,12 @@ export function resolveSettingsKey(c: { AI_SETTINGS_KEY?: string; DATA_DIR: stri
 }
 
 export class ProviderSettings {
-  private current: { item: AiProviderSettingsItem | null; apiKey?: string; problem?: string; loadedAt: number } | null = null;
+  private current: {
+    item: AiProviderSettingsItem | null;
+    apiKey?: string;
+    problem?: string;
+    loadedAt: number;
+  } | null = null;
   private loading?: Promise<void>;
   private cached?: { creds: UpstreamCredentials | null; from: unknown };
 
@@ -120,17 +129,25 @@ export class ProviderSettings {
         let apiKey: string | undefined;
         let problem: string | undefined;
         if (item) {
-          if (!this.deps.key) problem = 'A provider key is stored but no AI_SETTINGS_KEY is available to decrypt it';
+          if (!this.deps.key)
+            problem = 'A provider key is stored but no AI_SETTINGS_KEY is available to decrypt it';
           else {
             try {
               apiKey = decryptSecret(this.deps.key, item.apiKey);
             } catch {
-              problem = 'The stored provider key cannot be decrypted (AI_SETTINGS_KEY changed?); save it again';
+              problem =
+                'The stored provider key cannot be decrypted (AI_SETTINGS_KEY changed?); save it again';
             }
           }
-          if (problem) this.deps.log.warn({ keyId: item.apiKey.keyId }, `gateway settings: ${problem}`);
+          if (problem)
+            this.deps.log.warn({ keyId: item.apiKey.keyId }, `gateway settings: ${problem}`);
         }
-        this.current = { item, ...(apiKey && { apiKey }), ...(problem && { problem }), loadedAt: this.deps.now() };
+        this.current = {
+          item,
+          ...(apiKey && { apiKey }),
+          ...(problem && { problem }),
+          loadedAt: this.deps.now(),
+        };
       } finally {
         this.loading = undefined;
       }
@@ -170,14 +187,27 @@ export class ProviderSettings {
   }
 
   async save(body: AiSettingsBody): Promise<AiSettingsView> {
-    if (!this.deps.key) throw new ApiError(503, 'settings_key_missing', 'Set AI_SETTINGS_KEY to store a provider key');
+    if (!this.deps.key)
+      throw new ApiError(
+        503,
+        'settings_key_missing',
+        'Set AI_SETTINGS_KEY to store a provider key',
+      );
     await this.load();
     const existing = this.current?.item ?? null;
     if (!body.apiKey && !existing) {
-      throw new ApiError(400, 'bad_request', 'Send apiKey: no provider key is stored yet', { 'body.apiKey': 'required' });
+      throw new ApiError(400, 'bad_request', 'Send apiKey: no provider key is stored yet', {
+        'body.apiKey': 'required',
+      });
     }
     const apiKey = body.apiKey ?? this.current?.apiKey;
-    if (!apiKey) throw new ApiError(400, 'bad_request', 'Send apiKey again: the stored one cannot be decrypted', { 'body.apiKey': 'required' });
+    if (!apiKey)
+      throw new ApiError(
+        400,
+        'bad_request',
+        'Send apiKey again: the stored one cannot be decrypted',
+        { 'body.apiKey': 'required' },
+      );
     const baseUrl = body.baseUrl === undefined ? existing?.baseUrl : (body.baseUrl ?? undefined);
     const item: AiProviderSettingsItem = {
       key: 'ai-provider',

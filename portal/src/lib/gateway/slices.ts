@@ -98,7 +98,10 @@ export interface Settled {
   capped: boolean;
 }
 
-export type RefusalReason = { kind: 'exhausted'; available: number; heldElsewhere: boolean } | { kind: 'prompt'; prompt: number; available: number } | { kind: 'closed' };
+export type RefusalReason =
+  | { kind: 'exhausted'; available: number; heldElsewhere: boolean }
+  | { kind: 'prompt'; prompt: number; available: number }
+  | { kind: 'closed' };
 
 export class ReserveRefused extends Error {
   constructor(readonly reason: RefusalReason) {
@@ -180,7 +183,9 @@ export class SlicePool {
     const exactReserve = r.reserveForExact(exact);
     if (exactReserve < prompt) {
       prompt = exactReserve;
-      const again = this.tryReserve(interviewId, prompt, r.wantCompletion, exact) ?? (await this.takeAndReserve(interviewId, prompt, r.wantCompletion, exact));
+      const again =
+        this.tryReserve(interviewId, prompt, r.wantCompletion, exact) ??
+        (await this.takeAndReserve(interviewId, prompt, r.wantCompletion, exact));
       if (again) return again;
     }
 
@@ -188,7 +193,8 @@ export class SlicePool {
     await this.releaseIdle(interviewId);
     for (let attempt = 0; attempt < 4; attempt++) {
       const ledger = await this.deps.ledger.get(interviewId);
-      if (!ledger || ledger.endedAt !== undefined || ledger.deadlineAt <= this.deps.now()) throw new LedgerClosed(ledger);
+      if (!ledger || ledger.endedAt !== undefined || ledger.deadlineAt <= this.deps.now())
+        throw new LedgerClosed(ledger);
       this.deps.onLedger?.(ledger);
       this.lastRemaining.set(interviewId, ledger.remaining);
       const local = this.bestFree(interviewId);
@@ -260,13 +266,20 @@ export class SlicePool {
       const now = this.deps.now();
       const cfg = this.deps.config;
       const due: (() => Promise<unknown>)[] = [];
-      for (const spare of this.spares.values()) if (!this.spareUsable(spare, now)) this.discardSpare(spare);
+      for (const spare of this.spares.values())
+        if (!this.spareUsable(spare, now)) this.discardSpare(spare);
       for (const list of this.slices.values()) {
         for (const s of list) {
           if (s.state !== 'open') continue;
-          const idle = s.inflight === 0 && (s.retired || now - s.lastUsedAt >= cfg.idleMs || s.free < cfg.minCompletionTokens);
+          const idle =
+            s.inflight === 0 &&
+            (s.retired || now - s.lastUsedAt >= cfg.idleMs || s.free < cfg.minCompletionTokens);
           if (idle) due.push(() => this.release(s));
-          else if ((s.dirty && now - s.persistedAt >= PERSIST_MS) || s.leaseUntil - now < cfg.leaseMs / 2) due.push(() => this.renew(s, now));
+          else if (
+            (s.dirty && now - s.persistedAt >= PERSIST_MS) ||
+            s.leaseUntil - now < cfg.leaseMs / 2
+          )
+            due.push(() => this.renew(s, now));
         }
       }
       // One write started per turn of the event loop: each costs ~1 ms of SDK work (marshalling,
@@ -314,7 +327,12 @@ export class SlicePool {
 
   // ---- internals ----
 
-  private tryReserve(interviewId: string, prompt: number, completion: number, exact?: number): Reservation | null {
+  private tryReserve(
+    interviewId: string,
+    prompt: number,
+    completion: number,
+    exact?: number,
+  ): Reservation | null {
     const list = this.slices.get(interviewId);
     if (!list) return null;
     const need = prompt + completion;
@@ -329,7 +347,12 @@ export class SlicePool {
     return res;
   }
 
-  private reserveFrom(s: HeldSlice, prompt: number, completion: number, exact?: number): Reservation | null {
+  private reserveFrom(
+    s: HeldSlice,
+    prompt: number,
+    completion: number,
+    exact?: number,
+  ): Reservation | null {
     const need = prompt + completion;
     if (s.state !== 'open' || s.free < need) return null;
     s.reserved += need;
@@ -349,17 +372,25 @@ export class SlicePool {
 
   private bestFree(interviewId: string): number {
     let best = 0;
-    for (const s of this.slices.get(interviewId) ?? []) if (s.state === 'open' && !s.retired) best = Math.max(best, s.free);
+    for (const s of this.slices.get(interviewId) ?? [])
+      if (s.state === 'open' && !s.retired) best = Math.max(best, s.free);
     return best;
   }
 
   /** Slice size: the configured size, shrinking to a quarter of what remains near the end (no process hoards the last tokens). */
   private cap(interviewId: string): number {
     const remaining = this.lastRemaining.get(interviewId);
-    return remaining === undefined ? this.deps.config.sliceTokens : Math.min(this.deps.config.sliceTokens, Math.floor(remaining / 4));
+    return remaining === undefined
+      ? this.deps.config.sliceTokens
+      : Math.min(this.deps.config.sliceTokens, Math.floor(remaining / 4));
   }
 
-  private async takeAndReserve(interviewId: string, prompt: number, completion: number, exact?: number): Promise<Reservation | null> {
+  private async takeAndReserve(
+    interviewId: string,
+    prompt: number,
+    completion: number,
+    exact?: number,
+  ): Promise<Reservation | null> {
     const need = prompt + completion;
     for (let i = 0; i < 4; i++) {
       const hit = this.tryReserve(interviewId, prompt, completion, exact);
@@ -390,7 +421,9 @@ export class SlicePool {
   private prefetch(interviewId: string, need: number): void {
     if (this.closed || this.takes.has(interviewId)) return;
     if ((this.prefetchBlockedUntil.get(interviewId) ?? 0) > this.deps.now()) return;
-    const open = (this.slices.get(interviewId) ?? []).filter((s) => s.state === 'open' && !s.retired);
+    const open = (this.slices.get(interviewId) ?? []).filter(
+      (s) => s.state === 'open' && !s.retired,
+    );
     const cap = this.cap(interviewId);
     if (open.length > 2 || cap < need) return;
     this.track(this.take(interviewId, cap).catch(() => null));
@@ -405,7 +438,14 @@ export class SlicePool {
       const now = this.deps.now();
       const spare = await this.claimSpare(interviewId, amount, now);
       if (spare) {
-        const s = await this.count(interviewId, spare.sliceId, spare.amount, spare.leaseUntil, retired, now);
+        const s = await this.count(
+          interviewId,
+          spare.sliceId,
+          spare.amount,
+          spare.leaseUntil,
+          retired,
+          now,
+        );
         if (s) return s;
       }
       const item = this.writeItem(interviewId, amount, now);
@@ -423,12 +463,22 @@ export class SlicePool {
   }
 
   /** The conditional decrement for a written slice item; the held slice, or null (item deleted) when refused. */
-  private async count(interviewId: string, sliceId: string, amount: number, leaseUntil: number, retired: boolean, now: number): Promise<HeldSlice | null> {
+  private async count(
+    interviewId: string,
+    sliceId: string,
+    amount: number,
+    leaseUntil: number,
+    retired: boolean,
+    now: number,
+  ): Promise<HeldSlice | null> {
     const ledger = await this.deps.ledger.allocate(interviewId, sliceId, amount, now);
     if (!ledger) {
       this.prefetchBlockedUntil.set(interviewId, now + PREFETCH_BACKOFF_MS);
       // Less than `amount` remained (or the interview is closed): later takes that big are futile until a fresh view says otherwise.
-      this.lastRemaining.set(interviewId, Math.min(this.lastRemaining.get(interviewId) ?? Infinity, amount - 1));
+      this.lastRemaining.set(
+        interviewId,
+        Math.min(this.lastRemaining.get(interviewId) ?? Infinity, amount - 1),
+      );
       await this.deps.ledger.deleteSlice(interviewId, sliceId).catch(() => {});
       return null;
     }
@@ -444,12 +494,17 @@ export class SlicePool {
   }
 
   /** Takes the interview's spare for a take of `amount`, if it can serve it (else discards it). */
-  private async claimSpare(interviewId: string, amount: number, now: number): Promise<Spare | undefined> {
+  private async claimSpare(
+    interviewId: string,
+    amount: number,
+    now: number,
+  ): Promise<Spare | undefined> {
     const spare = this.spares.get(interviewId);
     if (!spare) return undefined;
     this.spares.delete(interviewId);
     // Bigger than the budget is known to have left: its decrement would fail, a wasted write.
-    const fits = spare.amount >= amount && spare.amount <= (this.lastRemaining.get(interviewId) ?? 0);
+    const fits =
+      spare.amount >= amount && spare.amount <= (this.lastRemaining.get(interviewId) ?? 0);
     if (fits && this.spareUsable(spare, now) && (await spare.written)) return spare;
     this.discardSpare(spare);
     return undefined;
@@ -473,29 +528,54 @@ export class SlicePool {
     const now = this.deps.now();
     const open = ledger.endedAt === undefined && ledger.deadlineAt > now;
     if (this.closed || !open || this.spares.has(interviewId)) return;
-    if (ledger.remaining < this.deps.config.minCompletionTokens || this.cap(interviewId) >= this.deps.config.sliceTokens) return;
+    if (
+      ledger.remaining < this.deps.config.minCompletionTokens ||
+      this.cap(interviewId) >= this.deps.config.sliceTokens
+    )
+      return;
     const amount = Math.min(ledger.remaining, Math.ceil(s.amount * SPARE_HEADROOM));
     const item = this.writeItem(interviewId, amount, now);
     const written = item.written.then(
       () => true,
       () => false,
     );
-    this.spares.set(interviewId, { interviewId, sliceId: item.sliceId, amount, leaseUntil: item.leaseUntil, written });
+    this.spares.set(interviewId, {
+      interviewId,
+      sliceId: item.sliceId,
+      amount,
+      leaseUntil: item.leaseUntil,
+      written,
+    });
     this.track(written);
   }
 
   /** Writes a new (uncounted) slice item with a fresh lease. */
-  private writeItem(interviewId: string, amount: number, now: number): { sliceId: string; leaseUntil: number; written: Promise<void> } {
+  private writeItem(
+    interviewId: string,
+    amount: number,
+    now: number,
+  ): { sliceId: string; leaseUntil: number; written: Promise<void> } {
     const sliceId = randomBytes(9).toString('base64url');
     const leaseUntil = now + this.deps.config.leaseMs;
-    const written = this.deps.ledger.putSlice({ interviewId, sliceId, holder: this.deps.holder, amount, leaseUntil, now });
+    const written = this.deps.ledger.putSlice({
+      interviewId,
+      sliceId,
+      holder: this.deps.holder,
+      amount,
+      leaseUntil,
+      now,
+    });
     return { sliceId, leaseUntil, written };
   }
 
   /** Deletes an unused spare's item (an uncounted item: deleting it is always safe). */
   private discardSpare(spare: Spare): void {
     if (this.spares.get(spare.interviewId) === spare) this.spares.delete(spare.interviewId);
-    this.track(spare.written.then(() => this.deps.ledger.deleteSlice(spare.interviewId, spare.sliceId)).catch(() => {}));
+    this.track(
+      spare.written
+        .then(() => this.deps.ledger.deleteSlice(spare.interviewId, spare.sliceId))
+        .catch(() => {}),
+    );
   }
 
   private async renew(s: HeldSlice, now: number): Promise<void> {
@@ -503,17 +583,29 @@ export class SlicePool {
     s.persistedAt = now;
     const leaseUntil = now + this.deps.config.leaseMs;
     try {
-      const ok = await this.deps.ledger.renewSlice(s.interviewId, s.sliceId, this.deps.holder, leaseUntil, s);
+      const ok = await this.deps.ledger.renewSlice(
+        s.interviewId,
+        s.sliceId,
+        this.deps.holder,
+        leaseUntil,
+        s,
+      );
       if (ok) s.leaseUntil = leaseUntil;
       else {
         // A sweeper took it over (this process stalled past its lease): stop using it.
-        this.deps.log.warn({ interviewId: s.interviewId, sliceId: s.sliceId }, 'gateway: slice lost to the sweeper');
+        this.deps.log.warn(
+          { interviewId: s.interviewId, sliceId: s.sliceId },
+          'gateway: slice lost to the sweeper',
+        );
         s.state = 'lost';
         this.drop(s);
       }
     } catch (e) {
       s.dirty = true;
-      this.deps.log.warn({ sliceId: s.sliceId, err: (e as Error).message }, 'gateway: slice renewal failed; retrying');
+      this.deps.log.warn(
+        { sliceId: s.sliceId, err: (e as Error).message },
+        'gateway: slice renewal failed; retrying',
+      );
     }
   }
 
@@ -521,7 +613,13 @@ export class SlicePool {
     if (s.state !== 'open') return;
     s.state = 'closing';
     try {
-      const ledger = await this.deps.ledger.release(s.interviewId, s.sliceId, s.amount, s, this.deps.now());
+      const ledger = await this.deps.ledger.release(
+        s.interviewId,
+        s.sliceId,
+        s.amount,
+        s,
+        this.deps.now(),
+      );
       if (ledger) {
         this.lastRemaining.set(s.interviewId, ledger.remaining);
         this.deps.onLedger?.(ledger);
@@ -535,12 +633,19 @@ export class SlicePool {
       // Unknown outcome: the release is conditional on the slice still being counted, so retrying is safe.
       s.state = 'open';
       s.retired = true;
-      this.deps.log.warn({ sliceId: s.sliceId, err: (e as Error).message }, 'gateway: slice release failed; retrying');
+      this.deps.log.warn(
+        { sliceId: s.sliceId, err: (e as Error).message },
+        'gateway: slice release failed; retrying',
+      );
     }
   }
 
   private async releaseIdle(interviewId: string): Promise<void> {
-    await Promise.all((this.slices.get(interviewId) ?? []).filter((s) => s.state === 'open' && s.inflight === 0).map((s) => this.release(s)));
+    await Promise.all(
+      (this.slices.get(interviewId) ?? [])
+        .filter((s) => s.state === 'open' && s.inflight === 0)
+        .map((s) => this.release(s)),
+    );
   }
 
   private drop(s: HeldSlice): void {

@@ -58,11 +58,12 @@ export class SseRelay {
 
     let forwarded: string[] | undefined;
     let single: string | undefined;
-    for (let pos = 0; pos < last + 2 && !this.stopped; ) {
+    for (let pos = 0; pos < last + 2 && !this.stopped;) {
       const end = text.indexOf('\n\n', pos);
       if (end < 0 || end > last) break; // only the rest of a longer run of newlines
       let data: string | undefined;
-      if (text.startsWith(DATA, pos) && text.indexOf('\n', pos) === end) data = text.slice(pos + DATA.length, end);
+      if (text.startsWith(DATA, pos) && text.indexOf('\n', pos) === end)
+        data = text.slice(pos + DATA.length, end);
       else {
         verbatim = false;
         data = dataOf(text.slice(pos, end));
@@ -101,7 +102,8 @@ function dataOf(block: string): string | undefined {
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
     if (field !== 'data') continue;
-    const value = colon < 0 ? '' : line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
+    const value =
+      colon < 0 ? '' : line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
     data = data === undefined ? value : `${data}\n${value}`;
   }
   return data;

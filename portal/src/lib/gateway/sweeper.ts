@@ -64,34 +64,65 @@ export class SliceSweeper {
   private async pass(now: number): Promise<SweepStats> {
     const stats: SweepStats = { examined: 0, returned: 0, discarded: 0, tokensReturned: 0 };
     const { ledger, messages } = this.deps;
-    const expired = await ledger.expiredSlices(now - (this.deps.skewMs ?? 2000), this.deps.batch ?? 50);
+    const expired = await ledger.expiredSlices(
+      now - (this.deps.skewMs ?? 2000),
+      this.deps.batch ?? 50,
+    );
     for (const item of expired) {
       stats.examined++;
       try {
-        const claimed = await ledger.claimSlice(item.interviewId, item.sliceId, this.deps.sweeperId, now, now + SWEEP_CLAIM_MS);
+        const claimed = await ledger.claimSlice(
+          item.interviewId,
+          item.sliceId,
+          this.deps.sweeperId,
+          now,
+          now + SWEEP_CLAIM_MS,
+        );
         if (!claimed) continue;
         const stored = await messages.chargesForSlice(item.interviewId, item.sliceId);
-        const persisted = { usedIn: claimed.usedIn, usedOut: claimed.usedOut, requests: claimed.requests, estimated: claimed.estimated };
-        let totals = stored.usedIn + stored.usedOut >= persisted.usedIn + persisted.usedOut ? stored : persisted;
+        const persisted = {
+          usedIn: claimed.usedIn,
+          usedOut: claimed.usedOut,
+          requests: claimed.requests,
+          estimated: claimed.estimated,
+        };
+        let totals =
+          stored.usedIn + stored.usedOut >= persisted.usedIn + persisted.usedOut
+            ? stored
+            : persisted;
         if (totals.usedIn + totals.usedOut > claimed.amount) {
           // Cannot happen (each charge is capped by its reservation); never let it corrupt the ledger.
           const usedIn = Math.min(totals.usedIn, claimed.amount);
           totals = { ...totals, usedIn, usedOut: claimed.amount - usedIn };
         }
-        const after = await ledger.release(item.interviewId, item.sliceId, claimed.amount, totals, now);
+        const after = await ledger.release(
+          item.interviewId,
+          item.sliceId,
+          claimed.amount,
+          totals,
+          now,
+        );
         await ledger.deleteSlice(item.interviewId, item.sliceId);
         if (after) {
           stats.returned++;
           stats.tokensReturned += claimed.amount - totals.usedIn - totals.usedOut;
           this.deps.log.info(
-            { interviewId: item.interviewId, sliceId: item.sliceId, holder: claimed.holder, returned: claimed.amount - totals.usedIn - totals.usedOut },
+            {
+              interviewId: item.interviewId,
+              sliceId: item.sliceId,
+              holder: claimed.holder,
+              returned: claimed.amount - totals.usedIn - totals.usedOut,
+            },
             'gateway: returned the slice of a dead holder',
           );
         } else {
           stats.discarded++;
         }
       } catch (e) {
-        this.deps.log.warn({ sliceId: item.sliceId, err: (e as Error).message }, 'gateway: sweeping a slice failed; will retry');
+        this.deps.log.warn(
+          { sliceId: item.sliceId, err: (e as Error).message },
+          'gateway: sweeping a slice failed; will retry',
+        );
       }
     }
     return stats;

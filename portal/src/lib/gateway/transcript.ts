@@ -70,7 +70,10 @@ export class Transcript {
     let cur: MessageItem[] = [];
     let chars = 0;
     for (const it of items) {
-      if (cur.length > 0 && (cur.length >= ITEMS_PER_BATCH || chars + it.content.length > BATCH_CHARS)) {
+      if (
+        cur.length > 0 &&
+        (cur.length >= ITEMS_PER_BATCH || chars + it.content.length > BATCH_CHARS)
+      ) {
         groups.push(cur);
         cur = [];
         chars = 0;
@@ -91,9 +94,15 @@ export class Transcript {
     ).then(() => undefined);
   }
 
-  async list(interviewId: string, opts: { cursor?: string; limit: number }): Promise<{ messages: TranscriptMessage[]; nextCursor?: string }> {
+  async list(
+    interviewId: string,
+    opts: { cursor?: string; limit: number },
+  ): Promise<{ messages: TranscriptMessage[]; nextCursor?: string }> {
     const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-    const page = await this.store.list(interviewId, { ...(after && { cursor: after }), limit: opts.limit });
+    const page = await this.store.list(interviewId, {
+      ...(after && { cursor: after }),
+      limit: opts.limit,
+    });
     const heads: MessageItem[] = [];
     let lastSk = page.cursor;
     for (const it of page.items) {
@@ -106,7 +115,11 @@ export class Transcript {
     }
     // The page ended inside a long message: fetch the rest of it, and continue after it.
     const last = heads.at(-1);
-    if (last?.chunks && page.cursor && page.items.at(-1)!.sk !== chunkKey(last.sk, last.chunks - 1)) {
+    if (
+      last?.chunks &&
+      page.cursor &&
+      page.items.at(-1)!.sk !== chunkKey(last.sk, last.chunks - 1)
+    ) {
       const rest = await this.store.continuations(interviewId, last.sk);
       const rawHead = page.items.find((i) => i.sk === last.sk)!;
       last.content = [rawHead, ...rest].map((i) => i.content).join('');
@@ -135,7 +148,11 @@ export class Transcript {
     let chars = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      if (batch.length > 0 && (n + next.items.length > ITEMS_PER_BATCH || chars + next.chars > BATCH_CHARS)) break;
+      if (
+        batch.length > 0 &&
+        (n + next.items.length > ITEMS_PER_BATCH || chars + next.chars > BATCH_CHARS)
+      )
+        break;
       batch.push(this.queue.shift()!);
       n += next.items.length;
       chars += next.chars;
@@ -159,7 +176,7 @@ function splitContent(item: MessageItem): MessageItem[] {
   const text = item.content;
   if (text.length <= CHUNK_CHARS) return [item];
   const pieces: string[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     let j = Math.min(i + CHUNK_CHARS, text.length);
     if (j < text.length && (text.charCodeAt(j) & 0xfc00) === 0xdc00) j--; // keep surrogate pairs whole
     pieces.push(text.slice(i, j));
@@ -219,7 +236,13 @@ export function truncateUtf8(text: string, max: number): { text: string; truncat
   if (text.length * 3 <= max) return { text, truncated: false };
   const b = Buffer.from(text, 'utf8');
   if (b.length <= max) return { text, truncated: false };
-  return { text: b.subarray(0, max).toString('utf8').replace(/\uFFFD+$/, ''), truncated: true };
+  return {
+    text: b
+      .subarray(0, max)
+      .toString('utf8')
+      .replace(/\uFFFD+$/, ''),
+    truncated: true,
+  };
 }
 
 /**
@@ -233,7 +256,12 @@ export function newPromptMessages(messages: ChatMessage[]): ChatMessage[] {
   return messages.slice(i + 1).slice(-MAX_PROMPT_ITEMS);
 }
 
-export function promptItems(interviewId: string, requestId: string, at: number, messages: ChatMessage[]): MessageItem[] {
+export function promptItems(
+  interviewId: string,
+  requestId: string,
+  at: number,
+  messages: ChatMessage[],
+): MessageItem[] {
   return newPromptMessages(messages).map((m, i) => ({
     interviewId,
     sk: messageKey(at, requestId, `p${String(i).padStart(2, '0')}`),

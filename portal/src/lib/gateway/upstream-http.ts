@@ -24,11 +24,17 @@ const agents = {
  * web-stream wrapping) costs ~0.5 ms per call before the first byte, a quarter of the gateway's
  * whole time-to-first-token budget. The SDK still builds the request (`Upstream.template`).
  */
-export function postStream(t: RequestTemplate, body: Uint8Array, signal: AbortSignal, timeoutMs: number): Promise<IncomingMessage> {
+export function postStream(
+  t: RequestTemplate,
+  body: Uint8Array,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<IncomingMessage> {
   return new Promise<IncomingMessage>((resolve, reject) => {
     if (signal.aborted) return reject(new APIUserAbortError());
     const agent = agents[t.url.protocol as 'http:' | 'https:'];
-    if (!agent) return reject(new APIConnectionError({ message: `Unsupported protocol ${t.url.protocol}` }));
+    if (!agent)
+      return reject(new APIConnectionError({ message: `Unsupported protocol ${t.url.protocol}` }));
     const lib = t.url.protocol === 'https:' ? https : http;
     let answered = false;
     let finished = false;
@@ -38,22 +44,32 @@ export function postStream(t: RequestTemplate, body: Uint8Array, signal: AbortSi
       clearTimeout(timer);
       reject(e);
     };
-    const req = lib.request(t.url, { method: 'POST', agent, headers: { ...t.headers, 'content-length': String(body.byteLength) } }, (res) => {
-      clearTimeout(timer);
-      // Aborts destroy the response; whoever reads it has its own listeners.
-      res.on('error', () => {});
-      res.once('end', () => (finished = true));
-      res.once('close', () => {
-        finished = true;
-        signal.removeEventListener('abort', onAbort);
-      });
-      const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) {
-        answered = true;
-        return resolve(res);
-      }
-      void errorOf(res, status).then(fail, () => fail(new APIConnectionError({ message: 'The error response was cut off' })));
-    });
+    const req = lib.request(
+      t.url,
+      {
+        method: 'POST',
+        agent,
+        headers: { ...t.headers, 'content-length': String(body.byteLength) },
+      },
+      (res) => {
+        clearTimeout(timer);
+        // Aborts destroy the response; whoever reads it has its own listeners.
+        res.on('error', () => {});
+        res.once('end', () => (finished = true));
+        res.once('close', () => {
+          finished = true;
+          signal.removeEventListener('abort', onAbort);
+        });
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          answered = true;
+          return resolve(res);
+        }
+        void errorOf(res, status).then(fail, () =>
+          fail(new APIConnectionError({ message: 'The error response was cut off' })),
+        );
+      },
+    );
     const timer = setTimeout(() => {
       fail(new APIConnectionTimeoutError());
       req.destroy();

@@ -23,8 +23,14 @@ export interface UpstreamHandlers {
  * Reads a provider response body with callbacks: a node:http response directly (no promise per
  * chunk on the hot path), a fetch Response through its web stream.
  */
-export function readUpstream(response: IncomingMessage | Response, idleMs: number, h: UpstreamHandlers): UpstreamPipe {
-  return response instanceof Response ? fromWeb(response, idleMs, h) : fromNode(response, idleMs, h);
+export function readUpstream(
+  response: IncomingMessage | Response,
+  idleMs: number,
+  h: UpstreamHandlers,
+): UpstreamPipe {
+  return response instanceof Response
+    ? fromWeb(response, idleMs, h)
+    : fromNode(response, idleMs, h);
 }
 
 function idleTimer(idleMs: number, onIdle: () => void) {

@@ -26,7 +26,12 @@ import type { UpstreamCredentials } from './settings';
  * and no SDK logging.
  */
 export class Upstream {
-  private client?: { key: string; baseURL: string | undefined; sdk: OpenAI; template?: Promise<RequestTemplate> };
+  private client?: {
+    key: string;
+    baseURL: string | undefined;
+    sdk: OpenAI;
+    template?: Promise<RequestTemplate>;
+  };
 
   constructor(
     private readonly deps: {
@@ -46,14 +51,23 @@ export class Upstream {
    * GatewayError / abort. The body is encoded here, in slices for big prompts (json-body.ts):
    * one JSON.stringify of a megabyte prompt would block the event loop.
    */
-  async open(body: ChatCompletionCreateParamsStreaming, signal: AbortSignal): Promise<UpstreamResponse> {
+  async open(
+    body: ChatCompletionCreateParamsStreaming,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
     const c = this.sdk();
     const apiKey = c.key;
     try {
       const bytes = await encodeJsonBody(body as unknown as Parameters<typeof encodeJsonBody>[0]);
       if (this.deps.fetch) {
         return await c.sdk
-          .post('/chat/completions', { body: bytes, stream: true, signal, maxRetries: 0, headers: { 'content-type': 'application/json' } })
+          .post('/chat/completions', {
+            body: bytes,
+            stream: true,
+            signal,
+            maxRetries: 0,
+            headers: { 'content-type': 'application/json' },
+          })
           .asResponse();
       }
       c.template ??= template(c.sdk);
@@ -107,7 +121,11 @@ async function template(sdk: OpenAI): Promise<RequestTemplate> {
 }
 
 /** The body sent upstream: the allow-listed parameters, nulls dropped, the gateway's own limits applied. */
-export function upstreamBody(req: ChatRequest, model: string, maxCompletionTokens: number): ChatCompletionCreateParamsStreaming {
+export function upstreamBody(
+  req: ChatRequest,
+  model: string,
+  maxCompletionTokens: number,
+): ChatCompletionCreateParamsStreaming {
   const body: Record<string, unknown> = {
     model,
     messages: req.messages,
@@ -145,10 +163,13 @@ export function mapUpstreamError(e: unknown, apiKey: string): GatewayError | API
     if (status === 401 || status === 403) return gwErrors.upstreamAuth();
     if (status === 429) {
       const ra = Number(e.headers?.get('retry-after'));
-      return gwErrors.upstreamRateLimited(Number.isFinite(ra) && ra > 0 ? Math.ceil(ra) : undefined);
+      return gwErrors.upstreamRateLimited(
+        Number.isFinite(ra) && ra > 0 ? Math.ceil(ra) : undefined,
+      );
     }
     if (status === 408) return gwErrors.upstreamTimeout();
-    if (status >= 400 && status < 500) return gwErrors.upstreamBadRequest(sanitize(providerMessage(e), apiKey));
+    if (status >= 400 && status < 500)
+      return gwErrors.upstreamBadRequest(sanitize(providerMessage(e), apiKey));
     return gwErrors.upstreamError(status);
   }
   return gwErrors.upstreamUnreachable();
@@ -163,5 +184,7 @@ function providerMessage(e: APIError): string {
 export function sanitize(message: string, apiKey: string): string {
   let m = message.slice(0, 500);
   if (apiKey) m = m.split(apiKey).join('[redacted]');
-  return m.replace(/\b(sk|key|rk)-[A-Za-z0-9_*\-]{4,}/g, '[redacted]').replace(/Bearer\s+\S+/gi, 'Bearer [redacted]');
+  return m
+    .replace(/\b(sk|key|rk)-[A-Za-z0-9_*\-]{4,}/g, '[redacted]')
+    .replace(/Bearer\s+\S+/gi, 'Bearer [redacted]');
 }

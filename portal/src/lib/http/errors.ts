@@ -23,7 +23,11 @@ export class ApiError extends Error {
   }
   toBody(): ErrorBody {
     return {
-      error: { code: this.code, message: this.message, ...(this.fields && { fields: this.fields }) },
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.fields && { fields: this.fields }),
+      },
     };
   }
 }

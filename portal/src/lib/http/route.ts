@@ -31,10 +31,11 @@ const MAX_BODY_BYTES = 256 * 1024;
  * field errors before the handler runs), then maps thrown ApiErrors to the one error shape.
  * Handlers return a Response, or a value sent as 200 JSON.
  */
-export function route<P extends Schema | undefined, Q extends Schema | undefined, B extends Schema | undefined>(
-  spec: RouteSpec<P, Q, B>,
-  handler: Handler<P, Q, B>,
-) {
+export function route<
+  P extends Schema | undefined,
+  Q extends Schema | undefined,
+  B extends Schema | undefined,
+>(spec: RouteSpec<P, Q, B>, handler: Handler<P, Q, B>) {
   return async (request: Request, ctx: { params: Promise<Record<string, string | string[]>> }) => {
     try {
       const runtime = getRuntime();
@@ -84,8 +85,5 @@ export function errorResponse(e: unknown): Response {
   if (isApiError(e)) return Response.json(e.toBody(), { status: e.status });
   // Unexpected: log it, answer without internals.
   console.error('[api] unexpected error', e);
-  return Response.json(
-    { error: { code: 'internal', message: 'Internal error' } },
-    { status: 500 },
-  );
+  return Response.json({ error: { code: 'internal', message: 'Internal error' } }, { status: 500 });
 }

@@ -5,7 +5,11 @@ import type { Gateway } from '../gateway/gateway';
 import type { UsageSnapshot } from '../gateway/ledger';
 import type { UsageSink } from '../gateway/usage-events';
 import type { Logger } from '../log/logger';
-import { ENDING_INTERVIEW_STATUSES, type InterviewRecord, type InterviewStatus } from '../store/types';
+import {
+  ENDING_INTERVIEW_STATUSES,
+  type InterviewRecord,
+  type InterviewStatus,
+} from '../store/types';
 import type { SpecOptions } from './lifecycle';
 
 /**
@@ -30,7 +34,10 @@ export function gatewaySpecOptions(deps: {
       const { token } = await deps.admin.issueToken(interview);
       return { gatewayUrl: deps.gatewayUrl(), gatewayToken: token };
     } catch (e) {
-      deps.log.warn({ interviewId: interview.id, err: (e as Error).message }, 'no AI gateway token for this instance');
+      deps.log.warn(
+        { interviewId: interview.id, err: (e as Error).message },
+        'no AI gateway token for this instance',
+      );
       return undefined;
     }
   };
@@ -45,7 +52,10 @@ export function revokeOnEnding(deps: {
     try {
       await deps.revoke(interviewId);
     } catch (e) {
-      deps.log.warn({ interviewId, err: (e as Error).message }, 'gateway tokens not revoked (they still expire at the deadline)');
+      deps.log.warn(
+        { interviewId, err: (e as Error).message },
+        'gateway tokens not revoked (they still expire at the deadline)',
+      );
     }
   };
 }
@@ -55,12 +65,20 @@ export function usageToFeed(publisher: EventPublisher, log: Pick<Logger, 'warn'>
   return {
     usage(snapshot: UsageSnapshot) {
       publisher
-        .global({ type: 'interview.usage', interviewId: snapshot.interviewId, data: { ...snapshot } })
-        .catch((e: Error) => log.warn({ interviewId: snapshot.interviewId, err: e.message }, 'usage event not published'));
+        .global({
+          type: 'interview.usage',
+          interviewId: snapshot.interviewId,
+          data: { ...snapshot },
+        })
+        .catch((e: Error) =>
+          log.warn(
+            { interviewId: snapshot.interviewId, err: e.message },
+            'usage event not published',
+          ),
+        );
     },
   };
 }
-
 
 /**
  * Keeps this process's gateway in step with changes made elsewhere (another portal's
@@ -73,7 +91,10 @@ export function followAccessChanges(hub: EventHub, gateway: Gateway): () => void
     if (!e.interviewId || !gateway.knows(e.interviewId)) return;
     if (e.type === 'interview.usage') {
       gateway.noteRemoteUsage(e.data as unknown as UsageSnapshot);
-    } else if (e.type === 'interview.updated' && ENDING_INTERVIEW_STATUSES.has(e.data.status as InterviewStatus)) {
+    } else if (
+      e.type === 'interview.updated' &&
+      ENDING_INTERVIEW_STATUSES.has(e.data.status as InterviewStatus)
+    ) {
       gateway.invalidate(e.interviewId);
     }
   });

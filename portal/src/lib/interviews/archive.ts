@@ -17,7 +17,12 @@ export interface ArchiveDownload {
  * archive failed: the destroy operation's log says which).
  */
 export class InterviewArchives {
-  constructor(private readonly deps: { storage: Storage; interviews: { get(id: string): Promise<unknown | null> } }) {}
+  constructor(
+    private readonly deps: {
+      storage: Storage;
+      interviews: { get(id: string): Promise<unknown | null> };
+    },
+  ) {}
 
   async open(interviewId: string): Promise<ArchiveDownload> {
     if (!(await this.deps.interviews.get(interviewId))) throw notFound('Interview');
@@ -33,7 +38,9 @@ export class InterviewArchives {
   }
 }
 
-export function interviewArchivesFor(runtime: Pick<Runtime, 'db' | 'config' | 'storage'>): InterviewArchives {
+export function interviewArchivesFor(
+  runtime: Pick<Runtime, 'db' | 'config' | 'storage'>,
+): InterviewArchives {
   return new InterviewArchives({
     storage: runtime.storage,
     interviews: new InterviewStore(runtime.db, runtime.config.tables.interviews),

@@ -2,7 +2,11 @@ import type { InstanceSpec } from '../drivers/driver';
 import type { EventPublisher } from '../events/publisher';
 import type { InterviewHooks } from '../operations/interview-hooks';
 import type { InterviewStore } from '../store/interviews';
-import { ENDING_INTERVIEW_STATUSES, type InterviewRecord, type InterviewStatus } from '../store/types';
+import {
+  ENDING_INTERVIEW_STATUSES,
+  type InterviewRecord,
+  type InterviewStatus,
+} from '../store/types';
 import { toInterviewView } from './view';
 
 /**
@@ -19,9 +23,10 @@ const NOT_FROM: Record<InterviewStatus, InterviewStatus[]> = {
   ended: ['ended'],
 };
 
-
 /** Extra instance options (e.g. the AI gateway token) a driver gets at create time. */
-export type SpecOptions = (interview: InterviewRecord) => Promise<Record<string, unknown> | undefined>;
+export type SpecOptions = (
+  interview: InterviewRecord,
+) => Promise<Record<string, unknown> | undefined>;
 
 /** What the operations engine may ask of and tell the interviews (implements InterviewHooks). */
 export class InterviewLifecycle implements InterviewHooks {
@@ -48,7 +53,11 @@ export class InterviewLifecycle implements InterviewHooks {
     };
   }
 
-  async onStatus(interviewId: string, status: InterviewStatus, details?: Record<string, unknown>): Promise<void> {
+  async onStatus(
+    interviewId: string,
+    status: InterviewStatus,
+    details?: Record<string, unknown>,
+  ): Promise<void> {
     const updated = await this.deps.store.setStatus(interviewId, status, {
       unless: NOT_FROM[status],
       ...(details && { instance: details }),

@@ -12,7 +12,11 @@ export const createInterviewSchema = z
     challengeId: z.string().min(1, 'required').max(64),
     /** ISO 8601 with an offset; default: now. */
     scheduledAt: z.iso.datetime({ offset: true }).optional(),
-    durationMinutes: z.number().int().min(5).max(8 * 60),
+    durationMinutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(8 * 60),
     ai: z
       .object({
         tokenBudget: z.number().int().min(0).max(10_000_000),
@@ -26,7 +30,12 @@ export type CreateInterviewInput = z.output<typeof createInterviewSchema>;
 
 export const extendInterviewSchema = z
   .object({
-    minutes: z.number().int().min(1).max(8 * 60).optional(),
+    minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(8 * 60)
+      .optional(),
     tokens: z.number().int().min(1).max(10_000_000).optional(),
   })
   .strict()

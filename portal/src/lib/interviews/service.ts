@@ -5,11 +5,7 @@ import { badRequest, conflict, notFound, aiUnavailable } from '../http/errors';
 import { InvalidCursorError, type InterviewStore, type Page } from '../store/interviews';
 import type { InterviewRecord, InterviewStatus } from '../store/types';
 import type { OperationsEngine } from '../operations/engine';
-import {
-  checkStartTime,
-  type CreateInterviewInput,
-  type ExtendInterviewInput,
-} from './schemas';
+import { checkStartTime, type CreateInterviewInput, type ExtendInterviewInput } from './schemas';
 import { toInterviewView, type InterviewView } from './view';
 import type { AuditLog } from '../audit/audit-log';
 import type { UsageSnapshot } from '../gateway/ledger';
@@ -23,7 +19,9 @@ export type OperationQueue = Pick<OperationsEngine, 'enqueue' | 'setDeadline'>;
  * record holds the limits; `syncLimits` raises the gateway's ledger to them idempotently.
  */
 export interface AiControl {
-  syncLimits(interview: Pick<InterviewRecord, 'id' | 'deadlineAt' | 'ai'>): Promise<UsageSnapshot | null>;
+  syncLimits(
+    interview: Pick<InterviewRecord, 'id' | 'deadlineAt' | 'ai'>,
+  ): Promise<UsageSnapshot | null>;
   endAccess(interviewId: string): Promise<{ usage: UsageSnapshot; first: boolean } | null>;
   usage(interviewId: string): Promise<UsageSnapshot | null>;
 }
@@ -56,7 +54,8 @@ export class InterviewService {
   async create(input: CreateInterviewInput, createdBy: string): Promise<InterviewView> {
     const now = this.now();
     const challenge = await this.deps.challenges.get(input.challengeId);
-    if (!challenge) throw badRequest('Unknown challenge', { 'body.challengeId': 'no such challenge' });
+    if (!challenge)
+      throw badRequest('Unknown challenge', { 'body.challengeId': 'no such challenge' });
     const scheduledAt = input.scheduledAt ? Date.parse(input.scheduledAt) : now;
     const startProblem = checkStartTime(scheduledAt, now);
     if (startProblem) throw badRequest('Invalid start time', { 'body.scheduledAt': startProblem });
@@ -83,7 +82,10 @@ export class InterviewService {
       durationMinutes: input.durationMinutes,
       deadlineAt,
       status: 'scheduled',
-      ai: { tokenBudget: input.ai?.tokenBudget ?? 0, ...(input.ai?.model && { model: input.ai.model }) },
+      ai: {
+        tokenBudget: input.ai?.tokenBudget ?? 0,
+        ...(input.ai?.model && { model: input.ai.model }),
+      },
       createdBy,
       createdAt: now,
       updatedAt: now,
@@ -96,7 +98,12 @@ export class InterviewService {
       actor: 'interviewer',
       action: 'interview.created',
       interviewId: id,
-      details: { challengeId: challenge.id, scheduledAt, deadlineAt, tokenBudget: record.ai.tokenBudget },
+      details: {
+        challengeId: challenge.id,
+        scheduledAt,
+        deadlineAt,
+        tokenBudget: record.ai.tokenBudget,
+      },
     });
     await this.publish(record);
     return toInterviewView(record, candidateUrl);
@@ -114,7 +121,8 @@ export class InterviewService {
       const page = await this.deps.store.listByCreator(createdBy, limit, cursor);
       return { items: page.items.map((r) => this.view(r)), cursor: page.cursor };
     } catch (e) {
-      if (e instanceof InvalidCursorError) throw badRequest('Invalid cursor', { 'query.cursor': 'not a cursor from this API' });
+      if (e instanceof InvalidCursorError)
+        throw badRequest('Invalid cursor', { 'query.cursor': 'not a cursor from this API' });
       throw e;
     }
   }
@@ -129,24 +137,39 @@ export class InterviewService {
     });
     await this.deps.store.setDestroyOperation(id, op.id, this.now());
     if (!interview.destroyOperationId) {
-      await this.deps.audit?.record({ actor: 'interviewer', action: 'interview.ended_early', interviewId: id, details: { status: interview.status } });
+      await this.deps.audit?.record({
+        actor: 'interviewer',
+        action: 'interview.ended_early',
+        interviewId: id,
+        details: { status: interview.status },
+      });
     }
     return this.view({ ...interview, destroyOperationId: op.id });
   }
 
-  async extend(id: string, input: ExtendInterviewInput): Promise<InterviewView & { usage?: UsageSnapshot }> {
+  async extend(
+    id: string,
+    input: ExtendInterviewInput,
+  ): Promise<InterviewView & { usage?: UsageSnapshot }> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.require(id);
       if (!isLive(current.status) || current.destroyOperationId) {
-        throw conflict(`Interview has ${current.destroyOperationId ? 'been ended' : current.status}; it cannot be extended`);
+        throw conflict(
+          `Interview has ${current.destroyOperationId ? 'been ended' : current.status}; it cannot be extended`,
+        );
       }
       const deadlineAt = input.minutes ? current.deadlineAt + input.minutes * 60_000 : undefined;
       const tokenBudget = input.tokens ? current.ai.tokenBudget + input.tokens : undefined;
       if (deadlineAt !== undefined) {
         const moved = await this.deps.operations.setDeadline(current.createOperationId, deadlineAt);
-        if (moved === 'too-late') throw conflict('The deadline has passed; the interview is ending');
+        if (moved === 'too-late')
+          throw conflict('The deadline has passed; the interview is ending');
       }
-      const updated = await this.deps.store.extend(current, { deadlineAt, tokenBudget }, this.now());
+      const updated = await this.deps.store.extend(
+        current,
+        { deadlineAt, tokenBudget },
+        this.now(),
+      );
       if (!updated) continue; // changed underneath: re-read and retry
       // The record is the source of truth; the ledger follows it (one conditional update, so
       // tokens and time change together for the candidate; a lost write is repaired next time).
@@ -176,12 +199,19 @@ export class InterviewService {
   /** Ends the candidate's AI access now; the rest of the interview goes on. Idempotent. */
   async endAiAccess(id: string): Promise<UsageSnapshot> {
     const interview = await this.require(id);
-    if (!isLive(interview.status)) throw conflict(`Interview has ${interview.status}; its AI access is already over`);
+    if (!isLive(interview.status))
+      throw conflict(`Interview has ${interview.status}; its AI access is already over`);
     const ended = await this.aiControl().endAccess(id);
-    if (!ended) throw conflict('AI access opens when the interview is provisioned; nothing to end yet');
+    if (!ended)
+      throw conflict('AI access opens when the interview is provisioned; nothing to end yet');
     const { usage, first } = ended;
     if (first) {
-      await this.deps.audit?.record({ actor: 'interviewer', action: 'ai.access_ended', interviewId: id, details: { used: usage.used, budget: usage.budget } });
+      await this.deps.audit?.record({
+        actor: 'interviewer',
+        action: 'ai.access_ended',
+        interviewId: id,
+        details: { used: usage.used, budget: usage.budget },
+      });
     }
     return usage;
   }
@@ -219,5 +249,17 @@ const isLive = (s: InterviewStatus) => s === 'scheduled' || s === 'provisioning'
 /** What the meter shows before the gateway has a ledger for the interview. */
 function unopenedMeter(r: InterviewRecord, at: number): UsageSnapshot {
   const budget = r.ai.tokenBudget;
-  return { interviewId: r.id, budget, used: 0, usedIn: 0, usedOut: 0, reserved: 0, remaining: budget, requests: 0, estimatedRequests: 0, deadlineAt: r.deadlineAt, at };
+  return {
+    interviewId: r.id,
+    budget,
+    used: 0,
+    usedIn: 0,
+    usedOut: 0,
+    reserved: 0,
+    remaining: budget,
+    requests: 0,
+    estimatedRequests: 0,
+    deadlineAt: r.deadlineAt,
+    at,
+  };
 }

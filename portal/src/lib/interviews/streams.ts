@@ -25,7 +25,11 @@ function meterStream(
   request: Request,
   interviewId: string,
   deps: StreamDeps,
-  s: { select: (e: FeedEvent) => boolean; frame?: (e: FeedEvent) => Uint8Array; initial: (u: UsageSnapshot) => Uint8Array },
+  s: {
+    select: (e: FeedEvent) => boolean;
+    frame?: (e: FeedEvent) => Uint8Array;
+    initial: (u: UsageSnapshot) => Uint8Array;
+  },
   options?: SseOptions,
 ) {
   return globalEventStream(
@@ -44,14 +48,25 @@ function meterStream(
   );
 }
 
-export function interviewEventStream(request: Request, interviewId: string, deps: StreamDeps, options?: SseOptions) {
+export function interviewEventStream(
+  request: Request,
+  interviewId: string,
+  deps: StreamDeps,
+  options?: SseOptions,
+) {
   return meterStream(
     request,
     interviewId,
     deps,
     {
       select: () => true,
-      initial: (u) => sseFrame(undefined, 'interview.usage', { type: 'interview.usage', interviewId, data: u, ts: u.at }),
+      initial: (u) =>
+        sseFrame(undefined, 'interview.usage', {
+          type: 'interview.usage',
+          interviewId,
+          data: u,
+          ts: u.at,
+        }),
     },
     options,
   );
@@ -60,14 +75,22 @@ export function interviewEventStream(request: Request, interviewId: string, deps
 // Shared by every candidate connection: each event is encoded once (like the full frames).
 const candidateFrame = frameCache();
 
-export function candidateUsageStream(request: Request, interviewId: string, deps: StreamDeps, options?: SseOptions) {
+export function candidateUsageStream(
+  request: Request,
+  interviewId: string,
+  deps: StreamDeps,
+  options?: SseOptions,
+) {
   return meterStream(
     request,
     interviewId,
     deps,
     {
       select: (e) => e.type === 'interview.usage',
-      frame: (e) => candidateFrame(e, () => sseFrame(e.id, 'usage', meterOnly(e.data as unknown as UsageSnapshot))),
+      frame: (e) =>
+        candidateFrame(e, () =>
+          sseFrame(e.id, 'usage', meterOnly(e.data as unknown as UsageSnapshot)),
+        ),
       initial: (u) => sseFrame(undefined, 'usage', meterOnly(u)),
     },
     options,

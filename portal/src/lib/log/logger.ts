@@ -7,6 +7,9 @@ export function createLogger(level: string, name = 'portal'): Logger {
   return pino({
     name,
     level,
-    redact: { paths: ['*.token', '*.password', '*.apiKey', '*.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.token', '*.password', '*.apiKey', '*.authorization'],
+      censor: '[redacted]',
+    },
   });
 }

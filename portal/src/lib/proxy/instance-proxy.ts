@@ -55,7 +55,8 @@ export class LocalInstanceProxy implements InstanceProxy {
     this.proxy.on('error', (err, _req, res) => {
       if ('writeHead' in res && typeof (res as ServerResponse).writeHead === 'function') {
         const r = res as ServerResponse;
-        if (!r.headersSent) sendError(r, 502, 'bad_gateway', `The IDE did not answer: ${err.message}`);
+        if (!r.headersSent)
+          sendError(r, 502, 'bad_gateway', `The IDE did not answer: ${err.message}`);
         else r.destroy();
       } else {
         (res as Duplex).destroy();
@@ -86,11 +87,20 @@ export class LocalInstanceProxy implements InstanceProxy {
       (r) => {
         if ('error' in r || 'redirect' in r) {
           const status = 'error' in r ? r.status : 400;
-          const body = JSON.stringify({ error: { code: 'error' in r ? r.code : 'bad_request', message: 'error' in r ? r.message : 'Use /i/<id>/' } });
-          socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+          const body = JSON.stringify({
+            error: {
+              code: 'error' in r ? r.code : 'bad_request',
+              message: 'error' in r ? r.message : 'Use /i/<id>/',
+            },
+          });
+          socket.end(
+            `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          );
           return;
         }
-        this.proxy.ws(req, socket, head, { target: { socketPath: r.socket, host: 'localhost', port: 0 } });
+        this.proxy.ws(req, socket, head, {
+          target: { socketPath: r.socket, host: 'localhost', port: 0 },
+        });
       },
       () => socket.destroy(),
     );
@@ -99,7 +109,11 @@ export class LocalInstanceProxy implements InstanceProxy {
   /** Decides what to do with a request; on success rewrites req.url and req.headers for the instance. */
   private async route(
     req: IncomingMessage,
-  ): Promise<{ socket: string } | { redirect: string } | { error: true; status: number; code: string; message: string }> {
+  ): Promise<
+    | { socket: string }
+    | { redirect: string }
+    | { error: true; status: number; code: string; message: string }
+  > {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const pathname = q >= 0 ? url.slice(0, q) : url;
@@ -115,13 +129,29 @@ export class LocalInstanceProxy implements InstanceProxy {
       if (!access.ok) {
         this.deps.audit({ event: 'ide.refused', interviewId: id, status: access.status });
         return access.status === 401
-          ? { error: true, status: 401, code: 'unauthorized', message: 'Open your candidate link to reach this IDE' }
-          : { error: true, status: 403, code: 'forbidden', message: 'This session does not give access to this IDE' };
+          ? {
+              error: true,
+              status: 401,
+              code: 'unauthorized',
+              message: 'Open your candidate link to reach this IDE',
+            }
+          : {
+              error: true,
+              status: 403,
+              code: 'forbidden',
+              message: 'This session does not give access to this IDE',
+            };
       }
       if (access.who === 'interviewer') this.auditInterviewer(id);
     }
     const socket = await this.deps.resolveSocket(id);
-    if (!socket) return { error: true, status: 503, code: 'ide_unavailable', message: 'The IDE is not running' };
+    if (!socket)
+      return {
+        error: true,
+        status: 503,
+        code: 'ide_unavailable',
+        message: 'The IDE is not running',
+      };
 
     req.url = rest + search;
     stripCredentials(req);
@@ -138,11 +168,15 @@ export class LocalInstanceProxy implements InstanceProxy {
       if (granted) otherInterview = true;
     }
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ') && checkAdminToken(this.deps.adminToken, auth.slice(7).trim())) {
+    if (
+      auth?.startsWith('Bearer ') &&
+      checkAdminToken(this.deps.adminToken, auth.slice(7).trim())
+    ) {
       return { ok: true, who: 'interviewer' };
     }
     for (const value of cookies.get(ADMIN_COOKIE) ?? []) {
-      if (verifyAdminSession(this.deps.adminToken, decodeURIComponent(value), now)) return { ok: true, who: 'interviewer' };
+      if (verifyAdminSession(this.deps.adminToken, decodeURIComponent(value), now))
+        return { ok: true, who: 'interviewer' };
     }
     return { ok: false, status: otherInterview ? 403 : 401 };
   }
@@ -170,18 +204,37 @@ function stripCredentials(req: IncomingMessage): void {
   else delete req.headers.cookie;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
 
 function wantsHtml(req: IncomingMessage): boolean {
   // A navigation asks for text/html first; fetches and XHRs from the workbench don't.
   return (req.headers.accept ?? '').startsWith('text/html');
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, html = false): void {
+function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  html = false,
+): void {
   if (html) {
     const safe = message.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
-    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(`<!doctype html><meta charset="utf-8"><title>${status}</title><body style="font-family:sans-serif;margin:3rem"><h1>${STATUS_TEXT[status] ?? 'Error'}</h1><p>${safe}</p></body>`);
+    res.writeHead(status, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+    });
+    res.end(
+      `<!doctype html><meta charset="utf-8"><title>${status}</title><body style="font-family:sans-serif;margin:3rem"><h1>${STATUS_TEXT[status] ?? 'Error'}</h1><p>${safe}</p></body>`,
+    );
     return;
   }
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });

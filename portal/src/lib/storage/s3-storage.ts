@@ -71,10 +71,18 @@ export class S3Storage implements Storage {
     let uploadId: string | undefined;
     const parts: CompletedPart[] = [];
     const sendPart = async (data: Buffer) => {
-      uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key }))).UploadId;
+      uploadId ??= (
+        await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key }))
+      ).UploadId;
       const PartNumber = parts.length + 1;
       const r = await this.client.send(
-        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber, Body: data }),
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber,
+          Body: data,
+        }),
       );
       parts.push({ PartNumber, ETag: r.ETag });
     };
@@ -97,13 +105,20 @@ export class S3Storage implements Storage {
       } else {
         if (rest.length > 0) await sendPart(rest);
         await this.client.send(
-          new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+          }),
         );
       }
     } catch (e) {
       if (uploadId) {
         await this.client
-          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+          .send(
+            new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+          )
           .catch(() => {});
       }
       throw e;
@@ -115,7 +130,9 @@ export class S3Storage implements Storage {
     assertKey(key);
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return r.Body instanceof Readable ? r.Body : Readable.fromWeb(r.Body!.transformToWebStream() as never);
+      return r.Body instanceof Readable
+        ? r.Body
+        : Readable.fromWeb(r.Body!.transformToWebStream() as never);
     } catch (e) {
       if (isMissing(e)) return null;
       throw e;
@@ -144,7 +161,12 @@ export class S3Storage implements Storage {
     let token: string | undefined;
     do {
       const r = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.listPageSize }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          MaxKeys: this.listPageSize,
+        }),
       );
       for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
@@ -160,5 +182,7 @@ export class S3Storage implements Storage {
 
 function isMissing(e: unknown): boolean {
   const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+  return (
+    err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404
+  );
 }

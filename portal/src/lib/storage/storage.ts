@@ -31,7 +31,11 @@ const SEGMENT = /^[A-Za-z0-9._-]+$/;
 /** Throws on a key that could escape the store or means different things on fs and S3. */
 export function assertKey(key: string): void {
   const parts = key.split('/');
-  if (key.length === 0 || key.length > 512 || parts.some((p) => !SEGMENT.test(p) || p === '.' || p === '..')) {
+  if (
+    key.length === 0 ||
+    key.length > 512 ||
+    parts.some((p) => !SEGMENT.test(p) || p === '.' || p === '..')
+  ) {
     throw new Error(`invalid storage key: ${JSON.stringify(key)}`);
   }
 }

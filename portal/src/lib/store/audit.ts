@@ -33,13 +33,21 @@ export class AuditStore {
       id: `${String(entry.at).padStart(13, '0')}#${randomBytes(6).toString('base64url')}`,
     };
     await this.db.send(
-      new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(id)' }),
+      new PutCommand({
+        TableName: this.table,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(id)',
+      }),
     );
     return item;
   }
 
   /** Up to `limit` entries of a subject, oldest first, after the cursor (an entry id). */
-  async list(subject: string, limit: number, after?: string): Promise<{ items: AuditItem[]; cursor?: string }> {
+  async list(
+    subject: string,
+    limit: number,
+    after?: string,
+  ): Promise<{ items: AuditItem[]; cursor?: string }> {
     const r = await this.db.send(
       new QueryCommand({
         TableName: this.table,

@@ -23,7 +23,11 @@ export class CandidateLinkStore {
   async putIfAbsent(item: CandidateLinkItem): Promise<CandidateLinkItem> {
     try {
       await this.db.send(
-        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(interviewId)' }),
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(interviewId)',
+        }),
       );
       return item;
     } catch (e) {

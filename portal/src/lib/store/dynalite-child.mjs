@@ -4,7 +4,12 @@
 import dynalite from 'dynalite';
 
 const [port, dir] = process.argv.slice(2);
-const server = dynalite({ path: dir || undefined, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+const server = dynalite({
+  path: dir || undefined,
+  createTableMs: 0,
+  deleteTableMs: 0,
+  updateTableMs: 0,
+});
 server.listen(Number(port) || 0, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
 });

@@ -15,7 +15,9 @@ const childScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dyn
  * Starts dynalite as a child process. `dir` persists data (LevelDB, one process per directory);
  * without it the data lives in memory (tests).
  */
-export async function startDynalite(opts: { dir?: string; port?: number } = {}): Promise<EmbeddedDynalite> {
+export async function startDynalite(
+  opts: { dir?: string; port?: number } = {},
+): Promise<EmbeddedDynalite> {
   if (opts.dir) mkdirSync(opts.dir, { recursive: true });
   const child: ChildProcess = spawn(
     process.execPath,
@@ -32,7 +34,11 @@ export async function startDynalite(opts: { dir?: string; port?: number } = {}):
       }
     });
     child.once('exit', (code) =>
-      reject(new Error(`dynalite exited with ${code}${opts.dir ? ` (is ${opts.dir} in use by another process?)` : ''}`)),
+      reject(
+        new Error(
+          `dynalite exited with ${code}${opts.dir ? ` (is ${opts.dir} in use by another process?)` : ''}`,
+        ),
+      ),
     );
     child.once('error', reject);
   });

@@ -1,4 +1,9 @@
-import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './conditions';
 
 /**
@@ -23,7 +28,11 @@ export class TokenStore {
 
   async put(item: TokenItem): Promise<void> {
     await this.db.send(
-      new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(tokenHash)' }),
+      new PutCommand({
+        TableName: this.table,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(tokenHash)',
+      }),
     );
   }
 

@@ -36,7 +36,6 @@ export class InvalidCursorError extends Error {
   }
 }
 
-
 /** Every key shape and condition for the interviews table. */
 export class InterviewStore {
   constructor(
@@ -68,7 +67,11 @@ export class InterviewStore {
   }
 
   /** Newest first, by the interviewer who created them. */
-  async listByCreator(createdBy: string, limit: number, cursor?: string): Promise<Page<InterviewRecord>> {
+  async listByCreator(
+    createdBy: string,
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<InterviewRecord>> {
     const r = await this.db.send(
       new QueryCommand({
         TableName: this.table,
@@ -80,7 +83,10 @@ export class InterviewStore {
         ExclusiveStartKey: decodeCursor(cursor),
       }),
     );
-    return { items: (r.Items ?? []) as InterviewRecord[], cursor: encodeCursor(r.LastEvaluatedKey) };
+    return {
+      items: (r.Items ?? []) as InterviewRecord[],
+      cursor: encodeCursor(r.LastEvaluatedKey),
+    };
   }
 
   /** Interviews in a status whose deadline is at or before `before` (reconciler, startup). */
@@ -165,7 +171,11 @@ export class InterviewStore {
     now: number,
   ): Promise<InterviewRecord | null> {
     const sets = ['updatedAt = :now', 'version = :next'];
-    const values: Record<string, unknown> = { ':now': now, ':v': current.version, ':next': current.version + 1 };
+    const values: Record<string, unknown> = {
+      ':now': now,
+      ':v': current.version,
+      ':next': current.version + 1,
+    };
     if (change.deadlineAt !== undefined) {
       sets.push('deadlineAt = :d', 'durationMinutes = :m');
       values[':d'] = change.deadlineAt;

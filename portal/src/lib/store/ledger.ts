@@ -190,7 +190,8 @@ export class LedgerStore {
     return this.updateLedger(
       interviewId,
       {
-        update: 'SET remaining = remaining - :a, sliced = sliced + :a, updatedAt = :now ADD openSlices :ids',
+        update:
+          'SET remaining = remaining - :a, sliced = sliced + :a, updatedAt = :now ADD openSlices :ids',
         condition:
           'remaining >= :a AND deadlineAt > :now AND attribute_not_exists(endedAt) AND NOT contains(openSlices, :id)',
         values: { ':a': amount, ':now': now, ':ids': new Set([sliceId]), ':id': sliceId },
@@ -266,7 +267,8 @@ export class LedgerStore {
   /** Ends AI access (idempotent: keeps the first end time). Null when the ledger is missing. */
   async end(interviewId: string, now: number): Promise<LedgerItem | null> {
     return this.updateLedger(interviewId, {
-      update: 'SET endedAt = if_not_exists(endedAt, :now), updatedAt = :now, version = version + :one',
+      update:
+        'SET endedAt = if_not_exists(endedAt, :now), updatedAt = :now, version = version + :one',
       condition: 'attribute_exists(interviewId)',
       values: { ':now': now, ':one': 1 },
     });

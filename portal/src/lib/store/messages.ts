@@ -1,4 +1,8 @@
-import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 
 /**
  * Conversation messages (the AI transcript). Key: (interviewId, sk) with
@@ -67,14 +71,19 @@ export class MessageStore {
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
         if (attempt > 8) throw new Error(`transcript: ${requests.length} items left unprocessed`);
-        const r = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        const r = await this.db.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: requests } }),
+        );
         requests = (r.UnprocessedItems?.[this.table] ?? []) as typeof requests;
       }
     }
   }
 
   /** One page of an interview's messages in time order, after the opaque `cursor`. */
-  async list(interviewId: string, opts: { cursor?: string; limit: number }): Promise<{ items: MessageItem[]; cursor?: string }> {
+  async list(
+    interviewId: string,
+    opts: { cursor?: string; limit: number },
+  ): Promise<{ items: MessageItem[]; cursor?: string }> {
     const r = await this.db.send(
       new QueryCommand({
         TableName: this.table,
@@ -110,7 +119,10 @@ export class MessageStore {
   }
 
   /** What the stored responses charged to one slice (the sweeper's count for a dead holder). */
-  async chargesForSlice(interviewId: string, sliceId: string): Promise<{ usedIn: number; usedOut: number; requests: number; estimated: number }> {
+  async chargesForSlice(
+    interviewId: string,
+    sliceId: string,
+  ): Promise<{ usedIn: number; usedOut: number; requests: number; estimated: number }> {
     const out = { usedIn: 0, usedOut: 0, requests: 0, estimated: 0 };
     let start: Record<string, unknown> | undefined;
     do {
@@ -125,7 +137,10 @@ export class MessageStore {
           ExclusiveStartKey: start,
         }),
       );
-      for (const it of (r.Items ?? []) as Pick<MessageItem, 'tokensIn' | 'tokensOut' | 'estimated'>[]) {
+      for (const it of (r.Items ?? []) as Pick<
+        MessageItem,
+        'tokensIn' | 'tokensOut' | 'estimated'
+      >[]) {
         out.usedIn += it.tokensIn ?? 0;
         out.usedOut += it.tokensOut ?? 0;
         out.requests += 1;

@@ -55,7 +55,6 @@ export interface LeaseRef {
   version: number;
 }
 
-
 const expired = (op: { expiresAt?: number }, now: number) =>
   op.expiresAt !== undefined && op.expiresAt * 1000 <= now;
 

@@ -1,4 +1,9 @@
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 
 /** Organisation settings, one item per key. Secrets inside are stored encrypted by their owner module. */
 export const SETTINGS_KEYS = {
@@ -24,7 +29,11 @@ export class SettingsStore {
 
   async getAiProvider(): Promise<AiProviderSettingsItem | null> {
     const r = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { key: SETTINGS_KEYS.aiProvider }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table,
+        Key: { key: SETTINGS_KEYS.aiProvider },
+        ConsistentRead: true,
+      }),
     );
     return (r.Item as AiProviderSettingsItem | undefined) ?? null;
   }
@@ -34,6 +43,8 @@ export class SettingsStore {
   }
 
   async deleteAiProvider(): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { key: SETTINGS_KEYS.aiProvider } }));
+    await this.db.send(
+      new DeleteCommand({ TableName: this.table, Key: { key: SETTINGS_KEYS.aiProvider } }),
+    );
   }
 }

@@ -5,12 +5,7 @@
 
 export type OperationType = 'create' | 'destroy';
 export type OperationStatus =
-  | 'pending'
-  | 'scheduled'
-  | 'running'
-  | 'completed'
-  | 'failed'
-  | 'cancelled';
+  'pending' | 'scheduled' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const QUEUED_STATUSES = ['pending', 'scheduled'] as const;
 export const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 export const isTerminal = (s: OperationStatus) =>
@@ -48,13 +43,7 @@ export interface OperationRecord {
 }
 
 export type InterviewStatus =
-  | 'scheduled'
-  | 'provisioning'
-  | 'ready'
-  | 'destroying'
-  | 'ended'
-  | 'failed'
-  | 'cancelled';
+  'scheduled' | 'provisioning' | 'ready' | 'destroying' | 'ended' | 'failed' | 'cancelled';
 export const LIVE_INTERVIEW_STATUSES: readonly InterviewStatus[] = [
   'scheduled',
   'provisioning',
@@ -63,7 +52,11 @@ export const LIVE_INTERVIEW_STATUSES: readonly InterviewStatus[] = [
 ];
 
 /** Statuses in which an interview is going away: its AI access ends. */
-export const ENDING_INTERVIEW_STATUSES: ReadonlySet<InterviewStatus> = new Set(['destroying', 'ended', 'cancelled']);
+export const ENDING_INTERVIEW_STATUSES: ReadonlySet<InterviewStatus> = new Set([
+  'destroying',
+  'ended',
+  'cancelled',
+]);
 
 export interface InterviewRecord {
   id: string;

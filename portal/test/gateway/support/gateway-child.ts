@@ -11,7 +11,12 @@ import { gatewayConfig } from '../../../src/lib/gateway/config';
 import { createGateway } from '../../../src/lib/gateway/gateway';
 import { createDocumentClient } from '../../../src/lib/store/client';
 
-const args = JSON.parse(process.argv[2]!) as { endpoint: string; tables: TableNames; holderId: string; env: Record<string, string> };
+const args = JSON.parse(process.argv[2]!) as {
+  endpoint: string;
+  tables: TableNames;
+  holderId: string;
+  env: Record<string, string>;
+};
 const dynamo = { endpoint: args.endpoint, region: 'us-east-1' };
 const db = createDocumentClient(dynamo);
 const gw = await createGateway({

@@ -15,8 +15,18 @@ export interface Harness {
   up: TestUpstream;
   logs: string[];
   config(env?: Record<string, string>): GatewayConfig;
-  gateway(opts?: { env?: Record<string, string>; holderId?: string; now?: () => number; background?: boolean; settingsKey?: Buffer | null; fetch?: typeof fetch }): Promise<Gateway>;
-  interview(gw: Gateway, opts?: { budget?: number; deadlineInMs?: number; model?: string; now?: number }): Promise<{ id: string; token: string }>;
+  gateway(opts?: {
+    env?: Record<string, string>;
+    holderId?: string;
+    now?: () => number;
+    background?: boolean;
+    settingsKey?: Buffer | null;
+    fetch?: typeof fetch;
+  }): Promise<Gateway>;
+  interview(
+    gw: Gateway,
+    opts?: { budget?: number; deadlineInMs?: number; model?: string; now?: number },
+  ): Promise<{ id: string; token: string }>;
   /**
    * Sends a client's request to the gateway's node-native entry (`Gateway.serveHttp`) over a
    * real socket, as portal/server.ts serves it: one node:http server per gateway, started on
@@ -41,7 +51,10 @@ export const TEST_ENV: Record<string, string> = {
 };
 
 export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise<Harness> {
-  const [t, up] = await Promise.all([startTestDb(), startUpstream({ defaults: opts.upstream ?? {} })]);
+  const [t, up] = await Promise.all([
+    startTestDb(),
+    startUpstream({ defaults: opts.upstream ?? {} }),
+  ]);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -57,7 +70,9 @@ export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise
     up,
     logs,
     config: (env = {}) =>
-      gatewayConfig(parseConfig({ ...TEST_ENV, OPENAI_BASE_URL: up.url, OPENAI_API_KEY: up.apiKey, ...env })),
+      gatewayConfig(
+        parseConfig({ ...TEST_ENV, OPENAI_BASE_URL: up.url, OPENAI_API_KEY: up.apiKey, ...env }),
+      ),
     async gateway(o = {}) {
       const gw = await createGateway({
         db: t.db,
@@ -87,8 +102,16 @@ export async function startHarness(opts: { upstream?: Behaviour } = {}): Promise
       if (!served) servers.set(gw, (served = serve(gw)));
       const { url } = await served;
       const u = new URL(request.url);
-      const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
-      return fetch(`${url}${u.pathname}${u.search}`, { method: request.method, headers: request.headers, body, signal: request.signal });
+      const body =
+        request.method === 'GET' || request.method === 'HEAD'
+          ? undefined
+          : await request.arrayBuffer();
+      return fetch(`${url}${u.pathname}${u.search}`, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal: request.signal,
+      });
     },
     async close() {
       for (const served of servers.values()) {
@@ -116,17 +139,27 @@ export async function serve(gw: Gateway): Promise<{ server: Server; url: string 
 }
 
 /** A chat request as a client would send it. */
-export function chatRequest(token: string | null, body: unknown, init: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Request {
+export function chatRequest(
+  token: string | null,
+  body: unknown,
+  init: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+): Request {
   return new Request('http://portal.test/api/ai/v1/chat/completions', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }), ...init.headers },
+    headers: {
+      'content-type': 'application/json',
+      ...(token && { authorization: `Bearer ${token}` }),
+      ...init.headers,
+    },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     ...(init.signal && { signal: init.signal }),
   });
 }
 
 export function getRequest(path: string, token: string | null): Request {
-  return new Request(`http://portal.test${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return new Request(`http://portal.test${path}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
 }
 
 export interface SseResult {
@@ -139,7 +172,10 @@ export interface SseResult {
 }
 
 /** Reads an SSE response to the end (or until `stopAfter` content chunks, then cancels). */
-export async function readSse(res: Response, opts: { stopAfter?: number } = {}): Promise<SseResult> {
+export async function readSse(
+  res: Response,
+  opts: { stopAfter?: number } = {},
+): Promise<SseResult> {
   const reader = res.body!.getReader();
   const dec = new TextDecoder();
   let raw = '';
@@ -159,7 +195,11 @@ export async function readSse(res: Response, opts: { stopAfter?: number } = {}):
         out.done = true;
         continue;
       }
-      const obj = JSON.parse(data) as Record<string, unknown> & { error?: SseResult['error']; usage?: SseResult['usage']; choices?: { delta?: { content?: string } }[] };
+      const obj = JSON.parse(data) as Record<string, unknown> & {
+        error?: SseResult['error'];
+        usage?: SseResult['usage'];
+        choices?: { delta?: { content?: string } }[];
+      };
       if (obj.error) {
         out.error = obj.error;
         continue;

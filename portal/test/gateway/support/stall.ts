@@ -13,7 +13,9 @@ import { performance } from 'node:perf_hooks';
  *   /proc/thread-self/schedstat (ns precision); where that is unavailable, the event-loop
  *   utilization's active time is used instead (which counts run-queue time too).
  */
-export async function maxStallDuring<T>(run: () => Promise<T>): Promise<{ result: T; maxStallMs: number; maxBlockMs: number }> {
+export async function maxStallDuring<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; maxStallMs: number; maxBlockMs: number }> {
   const cpu = threadCpuClock();
   let maxStall = 0;
   let maxBlock = 0;

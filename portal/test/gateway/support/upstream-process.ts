@@ -5,12 +5,25 @@ import { createInterface } from 'node:readline';
 import type { UpstreamRecord } from '../../support/openai-upstream';
 
 /** The test upstream in its own OS process (so its tokenizer work never shows up in this process's event loop). */
-export async function startUpstreamProcess(opts: { apiKey: string; args?: string[] }): Promise<{ url: string; port: number; child: ChildProcess; records(): Promise<UpstreamRecord[]>; close(): Promise<void> }> {
+export async function startUpstreamProcess(opts: {
+  apiKey: string;
+  args?: string[];
+}): Promise<{
+  url: string;
+  port: number;
+  child: ChildProcess;
+  records(): Promise<UpstreamRecord[]>;
+  close(): Promise<void>;
+}> {
   const script = path.join(import.meta.dirname, '..', '..', 'support', 'openai-upstream.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--key', opts.apiKey, ...(opts.args ?? [])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    cwd: path.join(import.meta.dirname, '..', '..', '..'),
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, '--key', opts.apiKey, ...(opts.args ?? [])],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      cwd: path.join(import.meta.dirname, '..', '..', '..'),
+    },
+  );
   // Lowest CPU priority: its tokenizer must not take the core the measured event loop runs on.
   try {
     setPriority(child.pid!, 19);
@@ -26,7 +39,8 @@ export async function startUpstreamProcess(opts: { apiKey: string; args?: string
     url,
     port,
     child,
-    records: async () => (await (await fetch(`http://127.0.0.1:${port}/__stats`)).json()) as UpstreamRecord[],
+    records: async () =>
+      (await (await fetch(`http://127.0.0.1:${port}/__stats`)).json()) as UpstreamRecord[],
     close: () =>
       new Promise<void>((r) => {
         if (child.exitCode !== null) return r();

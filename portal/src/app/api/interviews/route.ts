@@ -3,10 +3,13 @@ import { createInterviewSchema, listInterviewsQuerySchema } from '@/lib/intervie
 
 export const dynamic = 'force-dynamic';
 
-export const POST = route({ auth: 'admin', body: createInterviewSchema }, async ({ body, runtime }) =>
-  Response.json(await runtime.interviews.create(body, 'admin'), { status: 201 }),
+export const POST = route(
+  { auth: 'admin', body: createInterviewSchema },
+  async ({ body, runtime }) =>
+    Response.json(await runtime.interviews.create(body, 'admin'), { status: 201 }),
 );
 
-export const GET = route({ auth: 'admin', query: listInterviewsQuerySchema }, ({ query, runtime }) =>
-  runtime.interviews.list('admin', query.limit, query.cursor),
+export const GET = route(
+  { auth: 'admin', query: listInterviewsQuerySchema },
+  ({ query, runtime }) => runtime.interviews.list('admin', query.limit, query.cursor),
 );

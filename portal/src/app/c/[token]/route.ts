@@ -10,7 +10,12 @@ export const GET = route(
     const r = await candidateLinksFor(runtime).redeem(params.token, { ip });
     return new Response(null, {
       status: 303,
-      headers: { location: r.location, 'set-cookie': r.cookie, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+      headers: {
+        location: r.location,
+        'set-cookie': r.cookie,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+      },
     });
   },
 );

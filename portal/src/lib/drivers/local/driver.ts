@@ -1,7 +1,13 @@
 import { rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { DestroyResult, DriverContext, InstanceDriver, InstanceInfo, InstanceSpec } from '../driver';
+import type {
+  DestroyResult,
+  DriverContext,
+  InstanceDriver,
+  InstanceInfo,
+  InstanceSpec,
+} from '../driver';
 import type { Storage } from '../../storage/storage';
 import { archiveKey, archiveWorkspace } from './archive';
 import { layoutOf, MAX_SOCKET_PATH } from './layout';
@@ -90,7 +96,12 @@ export class LocalDriver implements InstanceDriver {
       readyTimeoutMs: this.deps.readyTimeoutMs ?? 30_000,
       log,
       spawn: async (layout) => {
-        const { pid } = await spawnCodeServer({ runtime: this.ide(), layout, sandbox: this.sandbox, network: this.deps.network ?? 'none' });
+        const { pid } = await spawnCodeServer({
+          runtime: this.ide(),
+          layout,
+          sandbox: this.sandbox,
+          network: this.deps.network ?? 'none',
+        });
         return { pid };
       },
     });
@@ -125,7 +136,11 @@ export class LocalDriver implements InstanceDriver {
   /** Stops every unclaimed warm instance under DATA_DIR, whoever started it (`npm run stop-all`). */
   async stopAllWarm(): Promise<void> {
     await new WarmPool({
-      dataDir: this.deps.dataDir, size: 0, network: 'none', readyTimeoutMs: 0, log: this.deps.log ?? (() => {}),
+      dataDir: this.deps.dataDir,
+      size: 0,
+      network: 'none',
+      readyTimeoutMs: 0,
+      log: this.deps.log ?? (() => {}),
       spawn: () => Promise.reject(new Error('unused')),
     }).start();
   }
@@ -180,14 +195,20 @@ export class LocalDriver implements InstanceDriver {
   }
 
   private ide(): IdeRuntime {
-    this.runtime ??= locateRuntime({ runtimeDir: this.deps.runtimeDir, extensionsDir: this.deps.extensionsDir });
+    this.runtime ??= locateRuntime({
+      runtimeDir: this.deps.runtimeDir,
+      extensionsDir: this.deps.extensionsDir,
+    });
     return this.runtime;
   }
 
   private async doCreate(spec: InstanceSpec, ctx: DriverContext): Promise<InstanceInfo> {
     const started = Date.now();
     const parsed = optionsSchema.safeParse(spec.options ?? {});
-    if (!parsed.success) throw new Error(`invalid instance options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(
+        `invalid instance options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const options = parsed.data;
     const layout = layoutOf(this.deps.dataDir, spec.interviewId);
 
@@ -209,18 +230,36 @@ export class LocalDriver implements InstanceDriver {
       throw new Error(`socket path too long (${layout.socket}): use a shorter DATA_DIR`);
     }
     // A warm instance only for a brand-new interview: an existing folder holds the candidate's work.
-    const warm = !(await exists(layout.root)) ? this.pool?.take(options.network ?? this.deps.network ?? 'none') : undefined;
+    const warm = !(await exists(layout.root))
+      ? this.pool?.take(options.network ?? this.deps.network ?? 'none')
+      : undefined;
     if (warm) return this.claimWarm(warm, spec, options, challengeDir, runtime, ctx, started);
     const { seeded } = await prepareWorkspace(layout, challengeDir);
-    ctx.log('info', seeded ? `workspace seeded from challenge ${spec.challengeId}` : 'reusing the existing workspace');
+    ctx.log(
+      'info',
+      seeded
+        ? `workspace seeded from challenge ${spec.challengeId}`
+        : 'reusing the existing workspace',
+    );
     await unlink(layout.socket).catch(() => {});
     if (this.sandbox.kind === 'none' && this.sandbox.warning) ctx.log('warn', this.sandbox.warning);
 
     const network = options.network ?? this.deps.network ?? 'none';
     const gateway = this.gatewayFor(network, options);
-    await writeInterviewFile(layout, { interviewId: spec.interviewId, ...(gateway && { gatewayUrl: gateway.url, gatewayToken: gateway.token }) });
-    if (this.bridged(network)) await this.deps.gatewayBridge!.attach(spec.interviewId, layout.gatewaySocket);
-    const { pid } = await spawnCodeServer({ interviewId: spec.interviewId, runtime, layout, sandbox: this.sandbox, network, gateway });
+    await writeInterviewFile(layout, {
+      interviewId: spec.interviewId,
+      ...(gateway && { gatewayUrl: gateway.url, gatewayToken: gateway.token }),
+    });
+    if (this.bridged(network))
+      await this.deps.gatewayBridge!.attach(spec.interviewId, layout.gatewaySocket);
+    const { pid } = await spawnCodeServer({
+      interviewId: spec.interviewId,
+      runtime,
+      layout,
+      sandbox: this.sandbox,
+      network,
+      gateway,
+    });
     const state: InstanceState = {
       v: 1,
       interviewId: spec.interviewId,
@@ -234,7 +273,10 @@ export class LocalDriver implements InstanceDriver {
       codeServerVersion: runtime.codeServerVersion,
     };
     await this.registry.write(state);
-    ctx.log('info', `code-server ${runtime.codeServerVersion} started (pid ${pid}, sandbox ${state.sandbox}, network ${network})`);
+    ctx.log(
+      'info',
+      `code-server ${runtime.codeServerVersion} started (pid ${pid}, sandbox ${state.sandbox}, network ${network})`,
+    );
     try {
       await this.waitReady(state, ctx);
     } catch (e) {
@@ -262,7 +304,10 @@ export class LocalDriver implements InstanceDriver {
     started: number,
   ): Promise<InstanceInfo> {
     const layout = layoutOf(this.deps.dataDir, spec.interviewId);
-    ctx.log('info', `claiming warm instance ${warm.slot} (pid ${warm.pid}, started ${Math.round((Date.now() - warm.startedAt) / 1000)} s ago)`);
+    ctx.log(
+      'info',
+      `claiming warm instance ${warm.slot} (pid ${warm.pid}, started ${Math.round((Date.now() - warm.startedAt) / 1000)} s ago)`,
+    );
     const state: InstanceState = {
       v: 1,
       interviewId: spec.interviewId,
@@ -285,7 +330,8 @@ export class LocalDriver implements InstanceDriver {
       });
       await this.registry.write(state, warm.layout.stateFile);
       await WarmPool.moveTo(warm, layout.root);
-      if (this.bridged(warm.network)) await this.deps.gatewayBridge!.attach(spec.interviewId, layout.gatewaySocket);
+      if (this.bridged(warm.network))
+        await this.deps.gatewayBridge!.attach(spec.interviewId, layout.gatewaySocket);
     } catch (e) {
       if (!(await exists(layout.root))) await this.pool!.discardTaken(warm);
       throw e;
@@ -304,17 +350,24 @@ export class LocalDriver implements InstanceDriver {
 
   /** Only a sandbox with its own network namespace needs (and can use) the bridge. */
   private bridged(network: NetworkPolicy): boolean {
-    return this.sandbox.kind === 'bwrap' && network === 'none' && this.deps.gatewayBridge !== undefined;
+    return (
+      this.sandbox.kind === 'bwrap' && network === 'none' && this.deps.gatewayBridge !== undefined
+    );
   }
 
   /**
    * What the instance is told about its gateway. Without network it is the in-sandbox forwarder
    * (whatever URL the create named is unreachable from there); otherwise the URL given.
    */
-  private gatewayFor(network: NetworkPolicy, options: z.output<typeof optionsSchema>): { url: string; token: string } | undefined {
+  private gatewayFor(
+    network: NetworkPolicy,
+    options: z.output<typeof optionsSchema>,
+  ): { url: string; token: string } | undefined {
     if (!options.gatewayToken) return undefined;
     if (this.bridged(network)) return { url: SANDBOX_GATEWAY_URL, token: options.gatewayToken };
-    return options.gatewayUrl ? { url: options.gatewayUrl, token: options.gatewayToken } : undefined;
+    return options.gatewayUrl
+      ? { url: options.gatewayUrl, token: options.gatewayToken }
+      : undefined;
   }
 
   /** Waits for /healthz on the socket, then (if configured) for a request through the proxy. */
@@ -326,7 +379,9 @@ export class LocalDriver implements InstanceDriver {
         ctx.signal.throwIfAborted();
         if (await check()) return;
         if ((await this.registry.liveness(state)) === 'dead') {
-          throw new Error(`code-server exited during startup (see ${layoutOf(this.deps.dataDir, state.interviewId).logFile})`);
+          throw new Error(
+            `code-server exited during startup (see ${layoutOf(this.deps.dataDir, state.interviewId).logFile})`,
+          );
         }
         if (Date.now() > until) throw new Error(`${what} did not answer within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 50));
@@ -334,7 +389,8 @@ export class LocalDriver implements InstanceDriver {
     };
     await wait('code-server /healthz', () => probeHealth(state.socket, 500));
     const checkProxy = this.deps.checkProxy;
-    if (checkProxy) await wait('the portal proxy', () => checkProxy(state.interviewId).catch(() => false));
+    if (checkProxy)
+      await wait('the portal proxy', () => checkProxy(state.interviewId).catch(() => false));
   }
 
   private async doDestroy(interviewId: string, ctx: DriverContext): Promise<DestroyResult> {
@@ -367,7 +423,8 @@ export class LocalDriver implements InstanceDriver {
     }
     await this.deps.gatewayBridge?.detach(interviewId);
     // A claimed warm slot left a symlink at its pool path (only meaningful while it ran).
-    if (state?.spawnRoot && path.dirname(state.spawnRoot) !== path.dirname(layout.root)) await unlink(state.spawnRoot).catch(() => {});
+    if (state?.spawnRoot && path.dirname(state.spawnRoot) !== path.dirname(layout.root))
+      await unlink(state.spawnRoot).catch(() => {});
     if (archive && 'error' in archive) {
       // Keep the workspace (nothing lost, I3) but mark the instance stopped.
       await rm(layout.stateFile, { force: true });
@@ -377,7 +434,11 @@ export class LocalDriver implements InstanceDriver {
     return archive ? { archive } : {};
   }
 
-  private info(state: InstanceState, s: InstanceInfo['state'], extra: Record<string, unknown> = {}): InstanceInfo {
+  private info(
+    state: InstanceState,
+    s: InstanceInfo['state'],
+    extra: Record<string, unknown> = {},
+  ): InstanceInfo {
     return {
       interviewId: state.interviewId,
       state: s,
@@ -396,9 +457,11 @@ export class LocalDriver implements InstanceDriver {
     const prev = this.locks.get(id) ?? Promise.resolve();
     const next = prev.catch(() => {}).then(fn);
     this.locks.set(id, next);
-    void next.finally(() => {
-      if (this.locks.get(id) === next) this.locks.delete(id);
-    }).catch(() => {});
+    void next
+      .finally(() => {
+        if (this.locks.get(id) === next) this.locks.delete(id);
+      })
+      .catch(() => {});
     return next;
   }
 }

@@ -7,7 +7,17 @@ export const SANDBOX_GATEWAY_URL = 'http://127.0.0.1:8787/v1';
 const PORTAL_PREFIX = '/api/ai';
 const ALLOWED = /^\/v1\/[A-Za-z0-9._~\-/]*(\?.*)?$/;
 /** Headers never passed on: the instance cannot claim an interviewer's session or a proxy hop. */
-const DROPPED = ['cookie', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'connection', 'keep-alive', 'proxy-authorization'];
+const DROPPED = [
+  'cookie',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+];
 
 export interface GatewayBridgeDeps {
   /** The portal's own HTTP port once it listens (null before: requests get 503). */
@@ -62,7 +72,8 @@ export class GatewayBridge {
   private forward(interviewId: string, req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '';
     const port = this.deps.portalPort();
-    if (!ALLOWED.test(url) || url.includes('..')) return reply(res, 404, 'not_found', 'Only the AI gateway (/v1/…) is reachable from the IDE');
+    if (!ALLOWED.test(url) || url.includes('..'))
+      return reply(res, 404, 'not_found', 'Only the AI gateway (/v1/…) is reachable from the IDE');
     if (port === null) return reply(res, 503, 'unavailable', 'The portal is starting');
     const headers = { ...req.headers };
     for (const h of DROPPED) delete headers[h];
@@ -87,5 +98,7 @@ export class GatewayBridge {
 }
 
 function reply(res: http.ServerResponse, status: number, code: string, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code, message } }));
+  res
+    .writeHead(status, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ error: { code, message } }));
 }

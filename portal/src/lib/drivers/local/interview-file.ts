@@ -13,7 +13,10 @@ export interface InterviewFile {
 }
 
 /** Written whole (temp file + rename), readable only by the instance's user. */
-export async function writeInterviewFile(layout: InstanceLayout, content: InterviewFile): Promise<void> {
+export async function writeInterviewFile(
+  layout: InstanceLayout,
+  content: InterviewFile,
+): Promise<void> {
   const tmp = `${layout.interviewFile}.tmp`;
   await writeFile(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
   await rename(tmp, layout.interviewFile);

@@ -4,7 +4,8 @@ import path from 'node:path';
 export const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function assertInstanceId(id: string): void {
-  if (!INSTANCE_ID.test(id)) throw new Error(`invalid interview id for an instance: ${JSON.stringify(id)}`);
+  if (!INSTANCE_ID.test(id))
+    throw new Error(`invalid interview id for an instance: ${JSON.stringify(id)}`);
 }
 
 /**

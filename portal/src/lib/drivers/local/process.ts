@@ -5,7 +5,14 @@ import http from 'node:http';
 import path from 'node:path';
 import type { InstanceLayout } from './layout';
 import type { IdeRuntime } from './runtime';
-import { bwrapArgs, INSIDE, pathsInside, writeSandboxEtc, type NetworkPolicy, type Sandbox } from './sandbox';
+import {
+  bwrapArgs,
+  INSIDE,
+  pathsInside,
+  writeSandboxEtc,
+  type NetworkPolicy,
+  type Sandbox,
+} from './sandbox';
 import { USER_DATA_SUBDIR } from './workspace';
 
 export interface SpawnPlan {
@@ -38,12 +45,18 @@ export async function spawnCodeServer(plan: SpawnPlan): Promise<{ pid: number; a
   const ide = [
     p.nodeBin,
     p.codeServerEntry,
-    '--config', p.configFile,
-    '--auth', 'none',
-    '--socket', p.socket,
-    '--socket-mode', '600',
-    '--user-data-dir', path.posix.join(p.home, USER_DATA_SUBDIR),
-    '--extensions-dir', p.extensionsDir,
+    '--config',
+    p.configFile,
+    '--auth',
+    'none',
+    '--socket',
+    p.socket,
+    '--socket-mode',
+    '600',
+    '--user-data-dir',
+    path.posix.join(p.home, USER_DATA_SUBDIR),
+    '--extensions-dir',
+    p.extensionsDir,
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
@@ -159,10 +172,13 @@ export async function stopGroup(pgid: number, graceMs = 3000): Promise<void> {
 /** GET /healthz over the instance's unix socket: true on 200. Never throws. */
 export function probeHealth(socketPath: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ socketPath, path: '/healthz', host: 'localhost', timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
+    const req = http.get(
+      { socketPath, path: '/healthz', host: 'localhost', timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });

@@ -17,13 +17,19 @@ export interface Stray {
  * it, or when its interview's deadline plus the grace has passed (I2). Keep in sync with
  * LIVE_INTERVIEW_STATUSES: an interview in any of those statuses owns its instance.
  */
-export function findStrays(instances: InstanceInfo[], live: LiveInterview[], now: number, graceMs: number): Stray[] {
+export function findStrays(
+  instances: InstanceInfo[],
+  live: LiveInterview[],
+  now: number,
+  graceMs: number,
+): Stray[] {
   const byId = new Map(live.map((i) => [i.id, i]));
   const out: Stray[] = [];
   for (const inst of instances) {
     const owner = byId.get(inst.interviewId);
     if (!owner) out.push({ interviewId: inst.interviewId, reason: 'no live interview' });
-    else if (owner.deadlineAt + graceMs < now) out.push({ interviewId: inst.interviewId, reason: 'past deadline' });
+    else if (owner.deadlineAt + graceMs < now)
+      out.push({ interviewId: inst.interviewId, reason: 'past deadline' });
   }
   return out;
 }
@@ -34,7 +40,11 @@ export interface ReconcilerDeps {
   liveInterviews(): Promise<LiveInterview[]>;
   graceMs: number;
   intervalMs: number;
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
 }
 
 export interface ReconcileStats {
@@ -86,21 +96,39 @@ export class Reconciler {
   }
 
   private async pass(now: number): Promise<ReconcileStats> {
-    const [instances, live] = await Promise.all([this.deps.driver.list(), this.deps.liveInterviews()]);
+    const [instances, live] = await Promise.all([
+      this.deps.driver.list(),
+      this.deps.liveInterviews(),
+    ]);
     const strays = findStrays(instances, live, now, this.deps.graceMs);
-    const stats: ReconcileStats = { running: instances.length, kept: instances.length - strays.length, destroyed: [], failed: [] };
+    const stats: ReconcileStats = {
+      running: instances.length,
+      kept: instances.length - strays.length,
+      destroyed: [],
+      failed: [],
+    };
     for (const stray of strays) {
       if (this.closed) break;
       try {
         const result = await this.deps.driver.destroy(stray.interviewId, {
           signal: new AbortController().signal,
-          log: (level, message) => this.deps.log[level === 'debug' ? 'info' : level]({ interviewId: stray.interviewId }, message),
+          log: (level, message) =>
+            this.deps.log[level === 'debug' ? 'info' : level](
+              { interviewId: stray.interviewId },
+              message,
+            ),
         });
         stats.destroyed.push(stray);
-        this.deps.log.warn({ interviewId: stray.interviewId, reason: stray.reason, archive: result.archive }, 'reconciler destroyed a stray instance');
+        this.deps.log.warn(
+          { interviewId: stray.interviewId, reason: stray.reason, archive: result.archive },
+          'reconciler destroyed a stray instance',
+        );
       } catch (e) {
         stats.failed.push({ interviewId: stray.interviewId, error: (e as Error).message });
-        this.deps.log.error({ interviewId: stray.interviewId, err: (e as Error).message }, 'reconciler could not destroy a stray instance');
+        this.deps.log.error(
+          { interviewId: stray.interviewId, err: (e as Error).message },
+          'reconciler could not destroy a stray instance',
+        );
       }
     }
     return stats;
@@ -112,7 +140,9 @@ export function liveInterviewsFrom(store: {
   listByStatus(status: InterviewRecord['status'], before: number): Promise<InterviewRecord[]>;
 }): () => Promise<LiveInterview[]> {
   return async () => {
-    const lists = await Promise.all(LIVE_INTERVIEW_STATUSES.map((s) => store.listByStatus(s, Number.MAX_SAFE_INTEGER)));
+    const lists = await Promise.all(
+      LIVE_INTERVIEW_STATUSES.map((s) => store.listByStatus(s, Number.MAX_SAFE_INTEGER)),
+    );
     return lists.flat().map((i) => ({ id: i.id, deadlineAt: i.deadlineAt }));
   };
 }

@@ -45,7 +45,10 @@ export class InstanceRegistry {
   }
 
   /** Writes the state file of `state.interviewId`, or at `file` (a warm slot about to be claimed). */
-  async write(state: InstanceState, file = layoutOf(this.dataDir, state.interviewId).stateFile): Promise<void> {
+  async write(
+    state: InstanceState,
+    file = layoutOf(this.dataDir, state.interviewId).stateFile,
+  ): Promise<void> {
     await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
     await rename(`${file}.tmp`, file);
   }

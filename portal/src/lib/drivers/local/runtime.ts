@@ -1,6 +1,9 @@
 import path from 'node:path';
 // The runtime's pins and manifest reader are plain ESM shared with the installer.
-import { defaultRuntimeDir, readRuntimeManifest } from '../../../../../instance/runtime/manifest.mjs';
+import {
+  defaultRuntimeDir,
+  readRuntimeManifest,
+} from '../../../../../instance/runtime/manifest.mjs';
 
 /** Where the pinned code-server lives and how to run it. */
 export interface IdeRuntime {
@@ -16,7 +19,9 @@ export interface IdeRuntime {
  * Finds the installed runtime (`RUNTIME_DIR`, default `<repo>/.cache/runtime`). Throws with the
  * command that installs it when it is missing or does not match the pinned versions.
  */
-export function locateRuntime(opts: { runtimeDir?: string; extensionsDir?: string } = {}): IdeRuntime {
+export function locateRuntime(
+  opts: { runtimeDir?: string; extensionsDir?: string } = {},
+): IdeRuntime {
   const runtimeDir = path.resolve(opts.runtimeDir ?? defaultRuntimeDir({} as NodeJS.ProcessEnv));
   const m = readRuntimeManifest(runtimeDir);
   if (!m) {

@@ -6,7 +6,10 @@ import type { IdeRuntime } from './runtime';
 import { repoRoot } from '../../config/paths';
 
 /** The in-sandbox end of the gateway bridge (network `none` only); bound read-only. */
-export const GATEWAY_FORWARDER = path.join(repoRoot, 'portal/src/lib/drivers/local/gateway-forwarder.mjs');
+export const GATEWAY_FORWARDER = path.join(
+  repoRoot,
+  'portal/src/lib/drivers/local/gateway-forwarder.mjs',
+);
 
 export type SandboxSetting = 'auto' | 'bwrap' | 'none';
 export type NetworkPolicy = 'none' | 'host';
@@ -21,15 +24,19 @@ const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'
  * otherwise starts instances unsandboxed with a warning (shown in /api/health); `bwrap` makes a
  * missing bubblewrap an error; `none` is a deliberate choice (no warning).
  */
-export function detectSandbox(setting: SandboxSetting, find: (p: string) => boolean = existsSync): Sandbox {
+export function detectSandbox(
+  setting: SandboxSetting,
+  find: (p: string) => boolean = existsSync,
+): Sandbox {
   if (setting === 'none') return { kind: 'none' };
   const bwrap = BWRAP_CANDIDATES.find(find);
   if (bwrap) return { kind: 'bwrap', bwrap };
-  if (setting === 'bwrap') throw new Error('SANDBOX=bwrap but bubblewrap is not installed (apt-get install bubblewrap)');
+  if (setting === 'bwrap')
+    throw new Error('SANDBOX=bwrap but bubblewrap is not installed (apt-get install bubblewrap)');
   return {
     kind: 'none',
     warning:
-      'bubblewrap is not installed: candidate IDEs run unsandboxed and can read this host\'s files (install the `bubblewrap` package)',
+      "bubblewrap is not installed: candidate IDEs run unsandboxed and can read this host's files (install the `bubblewrap` package)",
   };
 }
 
@@ -58,9 +65,27 @@ export const INSIDE = {
 
 /** `/etc` files a shell, git, python and node need; nothing that names the host's users or secrets. */
 const ETC_FILES = [
-  'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'alternatives', 'ssl', 'ca-certificates', 'nsswitch.conf',
-  'localtime', 'timezone', 'mime.types', 'bash.bashrc', 'profile', 'profile.d', 'inputrc', 'gitconfig',
-  'magic', 'magic.mime', 'protocols', 'services', 'debian_version', 'os-release',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'alternatives',
+  'ssl',
+  'ca-certificates',
+  'nsswitch.conf',
+  'localtime',
+  'timezone',
+  'mime.types',
+  'bash.bashrc',
+  'profile',
+  'profile.d',
+  'inputrc',
+  'gitconfig',
+  'magic',
+  'magic.mime',
+  'protocols',
+  'services',
+  'debian_version',
+  'os-release',
 ];
 const ETC_FILES_HOST_NET = ['resolv.conf', 'hosts', 'gai.conf', 'host.conf'];
 
@@ -76,44 +101,87 @@ const ETC_FILES_HOST_NET = ['resolv.conf', 'hosts', 'gai.conf', 'host.conf'];
  * sandbox's pid 1, and the kernel then kills everything in its pid namespace — including terminal
  * shells, which run in sessions of their own.
  */
-export function bwrapArgs(rt: IdeRuntime, layout: InstanceLayout, network: NetworkPolicy): string[] {
+export function bwrapArgs(
+  rt: IdeRuntime,
+  layout: InstanceLayout,
+  network: NetworkPolicy,
+): string[] {
   const args = [
     '--unshare-all',
     ...(network === 'host' ? ['--share-net'] : []),
-    '--uid', '1000', '--gid', '1000',
-    '--cap-drop', 'ALL',
-    '--hostname', 'interview',
-    '--ro-bind', '/usr', '/usr',
-    '--symlink', 'usr/bin', '/bin',
-    '--symlink', 'usr/sbin', '/sbin',
-    '--symlink', 'usr/lib', '/lib',
+    '--uid',
+    '1000',
+    '--gid',
+    '1000',
+    '--cap-drop',
+    'ALL',
+    '--hostname',
+    'interview',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    '--symlink',
+    'usr/bin',
+    '/bin',
+    '--symlink',
+    'usr/sbin',
+    '/sbin',
+    '--symlink',
+    'usr/lib',
+    '/lib',
     ...(existsSync('/usr/lib64') ? ['--symlink', 'usr/lib64', '/lib64'] : []),
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--dir', '/etc',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--dir',
+    '/etc',
   ];
   for (const f of [...ETC_FILES, ...(network === 'host' ? ETC_FILES_HOST_NET : [])]) {
     args.push('--ro-bind-try', `/etc/${f}`, `/etc/${f}`);
   }
   args.push(
-    '--ro-bind', path.join(layout.sandboxEtc, 'passwd'), '/etc/passwd',
-    '--ro-bind', path.join(layout.sandboxEtc, 'group'), '/etc/group',
-    '--ro-bind', path.join(layout.sandboxEtc, 'hostname'), '/etc/hostname',
-    '--ro-bind', rt.runtimeDir, INSIDE.runtime,
-    '--ro-bind', rt.extensionsDir, INSIDE.extensions,
+    '--ro-bind',
+    path.join(layout.sandboxEtc, 'passwd'),
+    '/etc/passwd',
+    '--ro-bind',
+    path.join(layout.sandboxEtc, 'group'),
+    '/etc/group',
+    '--ro-bind',
+    path.join(layout.sandboxEtc, 'hostname'),
+    '/etc/hostname',
+    '--ro-bind',
+    rt.runtimeDir,
+    INSIDE.runtime,
+    '--ro-bind',
+    rt.extensionsDir,
+    INSIDE.extensions,
     ...(network === 'none' ? ['--ro-bind', GATEWAY_FORWARDER, INSIDE.forwarder] : []),
-    '--bind', layout.home, INSIDE.home,
-    '--bind', layout.workspace, INSIDE.workspace,
-    '--bind', layout.run, INSIDE.run,
-    '--bind', layout.tmp, INSIDE.tmp,
-    '--chdir', INSIDE.workspace,
+    '--bind',
+    layout.home,
+    INSIDE.home,
+    '--bind',
+    layout.workspace,
+    INSIDE.workspace,
+    '--bind',
+    layout.run,
+    INSIDE.run,
+    '--bind',
+    layout.tmp,
+    INSIDE.tmp,
+    '--chdir',
+    INSIDE.workspace,
   );
   // No --clearenv: the spawn environment is already built from scratch (process.ts) and is the
   // only way the interview's settings reach the IDE without showing in argv.
   return args;
 }
 
-export function pathsInside(rt: IdeRuntime, layout: InstanceLayout, sandboxed: boolean): SandboxPaths {
+export function pathsInside(
+  rt: IdeRuntime,
+  layout: InstanceLayout,
+  sandboxed: boolean,
+): SandboxPaths {
   if (!sandboxed) {
     return {
       nodeBin: rt.nodeBin,
@@ -149,6 +217,9 @@ export async function writeSandboxEtc(layout: InstanceLayout): Promise<void> {
     path.join(layout.sandboxEtc, 'passwd'),
     `root:x:0:0:root:/root:/usr/sbin/nologin\ncandidate:x:1000:1000:Candidate:${INSIDE.home}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
   );
-  await writeFile(path.join(layout.sandboxEtc, 'group'), 'root:x:0:\ncandidate:x:1000:\nnogroup:x:65534:\n');
+  await writeFile(
+    path.join(layout.sandboxEtc, 'group'),
+    'root:x:0:\ncandidate:x:1000:\nnogroup:x:65534:\n',
+  );
   await writeFile(path.join(layout.sandboxEtc, 'hostname'), 'interview\n');
 }

@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { layoutAt, poolRoot, type InstanceLayout } from './layout';
 import { isAlive, probeHealth, stopGroup } from './process';
@@ -104,7 +114,8 @@ export class WarmPool {
   }
 
   private refill(): void {
-    if (this.closed || this.filling || this.retryTimer || this.ready.length >= this.deps.size) return;
+    if (this.closed || this.filling || this.retryTimer || this.ready.length >= this.deps.size)
+      return;
     this.filling = this.fill().finally(() => (this.filling = undefined));
   }
 
@@ -118,7 +129,10 @@ export class WarmPool {
         failures++;
         this.deps.log('warn', `warm instance failed to start: ${(e as Error).message}`);
         if (failures >= MAX_FAILURES) {
-          this.deps.log('error', `warm pool: ${failures} failed starts in a row; trying again later`);
+          this.deps.log(
+            'error',
+            `warm pool: ${failures} failed starts in a row; trying again later`,
+          );
           this.retryTimer = setTimeout(() => {
             this.retryTimer = undefined;
             this.refill();
@@ -142,7 +156,9 @@ export class WarmPool {
       if (await probeHealth(layout.socket, 500)) break;
       const failed = !(await isAlive(pid, `${layout.root}/`))
         ? `code-server exited during startup (see ${layout.logFile})`
-        : Date.now() > until ? `no /healthz within ${this.deps.readyTimeoutMs} ms` : null;
+        : Date.now() > until
+          ? `no /healthz within ${this.deps.readyTimeoutMs} ms`
+          : null;
       if (failed) {
         await this.discard(layout.root, pid);
         throw new Error(failed);
@@ -176,11 +192,15 @@ export class WarmPool {
         if (!(await stat(root).catch(() => null))) await rm(root, { force: true });
         continue;
       }
-      const warm = await readFile(path.join(root, WARM_FILE), 'utf8').then((t) => JSON.parse(t) as { pid?: number }, () => ({ pid: undefined }));
+      const warm = await readFile(path.join(root, WARM_FILE), 'utf8').then(
+        (t) => JSON.parse(t) as { pid?: number },
+        () => ({ pid: undefined }),
+      );
       if (typeof warm.pid === 'number') await this.discard(root, warm.pid);
       else await rm(root, { recursive: true, force: true });
       stopped++;
     }
-    if (stopped) this.deps.log('warn', `warm pool: removed ${stopped} slot(s) left by a previous portal`);
+    if (stopped)
+      this.deps.log('warn', `warm pool: removed ${stopped} slot(s) left by a previous portal`);
   }
 }

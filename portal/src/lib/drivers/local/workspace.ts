@@ -30,9 +30,14 @@ export const USER_DATA_SUBDIR = '.local/share/code-server';
  * candidate's work. The copy goes to a temp folder renamed into place, so a half copy is never
  * taken for a workspace.
  */
-export async function prepareWorkspace(layout: InstanceLayout, challengeDir: string | null): Promise<{ seeded: boolean }> {
-  for (const dir of [layout.root, layout.home, layout.run, layout.tmp]) await mkdir(dir, { recursive: true, mode: 0o700 });
-  for (const sub of ['.config', '.cache', USER_DATA_SUBDIR + '/User']) await mkdir(path.join(layout.home, sub), { recursive: true });
+export async function prepareWorkspace(
+  layout: InstanceLayout,
+  challengeDir: string | null,
+): Promise<{ seeded: boolean }> {
+  for (const dir of [layout.root, layout.home, layout.run, layout.tmp])
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const sub of ['.config', '.cache', USER_DATA_SUBDIR + '/User'])
+    await mkdir(path.join(layout.home, sub), { recursive: true });
   await writeFile(
     path.join(layout.home, USER_DATA_SUBDIR, 'User', 'settings.json'),
     JSON.stringify(USER_SETTINGS, null, 2) + '\n',

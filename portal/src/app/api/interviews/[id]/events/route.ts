@@ -9,12 +9,15 @@ export const runtime = 'nodejs';
 
 const params = z.object({ id: interviewIdSchema });
 /** One interview's changes as SSE: status, operations and the AI meter (`interview.usage`); resumes after Last-Event-ID. */
-export const GET = route({ auth: 'admin', params, query: feedResumeQuery }, async ({ params, request, runtime: rt }) => {
-  await rt.interviews.mustExist(params.id);
-  return interviewEventStream(
-    request,
-    params.id,
-    { hub: rt.hub, feed: rt.eventSources.feed, usage: () => rt.interviews.aiUsage(params.id) },
-    { log: rt.log },
-  );
-});
+export const GET = route(
+  { auth: 'admin', params, query: feedResumeQuery },
+  async ({ params, request, runtime: rt }) => {
+    await rt.interviews.mustExist(params.id);
+    return interviewEventStream(
+      request,
+      params.id,
+      { hub: rt.hub, feed: rt.eventSources.feed, usage: () => rt.interviews.aiUsage(params.id) },
+      { log: rt.log },
+    );
+  },
+);
